@@ -1,0 +1,11 @@
+//! zagg: ICESat-2 ATL06 land-ice heights aggregated into per-cell statistics on a HEALPix grid,
+//! written as one Zarr v3 store that xarray + xdggs open directly.
+//!
+//! The pipeline has four stages, each a library function here, a CLI subcommand, and (in
+//! production) an AWS Lambda:
+//! [`catalog`](crate::aoi) (which shards and granules), [`store::create_template`],
+//! [`shard::process_shard`] and [`store::consolidate`]. [`run::run_local`] runs them all in one
+//! process.
+
+pub mod config;
+pub mod grid;
