@@ -9,3 +9,4 @@
 
 pub mod config;
 pub mod grid;
+pub mod aggregate;
