@@ -14,9 +14,11 @@ It (re)writes
 
 Everything is deterministic: all randomness comes from ``numpy.random``
 generators with fixed seeds, no object timestamps are stored
-(``track_times=False`` on every dataset and group) and no wall-clock time is
-written anywhere, so two runs produce byte-identical files with the pinned
-h5py/numpy (see ``requirements.txt``).  ``--check`` regenerates into a
+(version-2 object headers carry timestamps like real files, but they are
+overwritten with a fixed instant and the header checksums recomputed; files in
+the "earliest" format are written with ``track_times=False``) and no
+wall-clock time is written anywhere else, so two runs produce byte-identical
+files with the pinned h5py/numpy (see ``requirements.txt``).  ``--check`` regenerates into a
 temporary directory and compares SHA-256 digests with the committed files.
 
 The data is SYNTHETIC: the geometry (20 m along-track posting, three beam
@@ -56,6 +58,10 @@ DT_SEG = SEG_SPACING / GROUND_SPEED
 ATLAS_SDP_GPS_EPOCH = 1198800018.0
 SDP_EPOCH = _dt.datetime(2018, 1, 1, tzinfo=_dt.timezone.utc)
 CHUNK = 10_000
+# Object-header timestamps (access/modification/change/birth) are stored, like
+# in real files, but frozen to this instant afterwards (see freeze_object_times)
+# so that the output is byte-reproducible.  2024-06-01T00:00:00Z.
+FROZEN_UNIX_TIME = 1_717_200_000
 
 BEAMS = ["gt1l", "gt1r", "gt2l", "gt2r", "gt3l", "gt3r"]
 # Cross-track offset of each beam from the reference ground track, metres,
@@ -175,7 +181,8 @@ def surface_height(lat, lon):
     """Invented smooth ice-sheet surface (m), a deterministic function of
     position so that crossing tracks agree.  Built on south polar
     stereographic coordinates (sphere); ~700-1700 m in the demo region,
-    decreasing away from the pole with 1-3 m/km slopes plus undulations."""
+    decreasing away from the pole (~2 m/km there, flattening to ~2,650 m near
+    the pole) plus undulations of 6-90 m amplitude and 3-40 km wavelength."""
     lat_r = np.radians(lat)
     lon_r = np.radians(lon)
     rho = 2 * R_EARTH * np.tan(np.pi / 4 + lat_r / 2)  # distance-like, m
@@ -184,7 +191,7 @@ def surface_height(lat, lon):
     rho0 = 2 * R_EARTH * np.tan(np.pi / 4 + np.radians(DEMO_CENTER[0]) / 2)
     h = (
         1150.0
-        - 2.2 * (rho - rho0) / 1000.0
+        - 1600.0 * np.tanh((rho - rho0) / 800e3)
         + 90.0 * np.sin(x / 41.0) * np.cos(y / 57.0)
         + 25.0 * np.sin(x / 9.3 + y / 6.1)
         + 6.0 * np.cos(x / 2.7 - y / 3.9)
@@ -209,14 +216,18 @@ def utc_string(delta_time: float) -> str:
 
 
 def make_keep_mask(rng, n, strong, trims=True, gaps=True):
+    """Which reference segments a beam keeps: random trims at both ends and
+    data gaps (clouds, low signal; more on weak beams), scaled to n."""
     keep = np.ones(n, dtype=bool)
+    max_trim = min(200, max(1, n // 20))
+    max_gap = min(500, max(31, n // 10))
     if trims:
-        keep[: int(rng.integers(0, 200))] = False
-        keep[n - int(rng.integers(0, 200)) :] = False
+        keep[: int(rng.integers(0, max_trim))] = False
+        keep[n - int(rng.integers(0, max_trim)) :] = False
     if gaps:
         n_gaps = int(rng.integers(0, 2)) if strong else int(rng.integers(1, 4))
         for _ in range(n_gaps):
-            length = int(rng.integers(30, 500))
+            length = int(rng.integers(min(30, max_gap - 1), max_gap))
             start = int(rng.integers(0, max(1, n - length)))
             keep[start : start + length] = False
     return keep
@@ -354,9 +365,12 @@ def set_attrs(obj, attrs):
             obj.attrs.create(name, value)
 
 
+TRACK_TIMES = [True]  # toggled per file by write_granule
+
+
 def create_group(parent, name, attrs=None):
     gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
-    gcpl.set_obj_track_times(False)
+    gcpl.set_obj_track_times(TRACK_TIMES[0])
     gid = h5py.h5g.create(parent.id, name.encode("ascii"), gcpl=gcpl)
     grp = h5py.Group(gid)
     if attrs:
@@ -378,7 +392,7 @@ def compact_dataset(parent, name, value, attrs):
     space = h5py.h5s.create_simple((1,))
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     dcpl.set_layout(h5py.h5d.COMPACT)
-    dcpl.set_obj_track_times(False)
+    dcpl.set_obj_track_times(TRACK_TIMES[0])
     dsid = h5py.h5d.create(parent.id, name.encode("ascii"), tid, space, dcpl=dcpl)
     dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, arr)
     ds = h5py.Dataset(dsid)
@@ -490,11 +504,98 @@ def write_granule(path, g, libver="v108", chunk=CHUNK, name_for_attrs=None):
     fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
     lv = LIBVERS[libver]
     fapl.set_libver_bounds(lv, h5py.h5f.LIBVER_LATEST if libver == "earliest" else lv)
+    # Version-2 object headers (v108, latest) get timestamps like real files,
+    # frozen afterwards; version-1 headers (earliest) would keep them in
+    # separate modification-time messages, so there they are not stored.
+    TRACK_TIMES[0] = libver != "earliest"
     fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
-    fcpl.set_obj_track_times(False)
+    fcpl.set_obj_track_times(TRACK_TIMES[0])
     fid = h5py.h5f.create(str(path).encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
     with h5py.File(fid) as f:
         _write_contents(f, g, chunk, name_for_attrs or path.name)
+    if TRACK_TIMES[0]:
+        freeze_object_times(path)
+
+
+def _rot(x, k):
+    return ((x << k) | (x >> (32 - k))) & 0xFFFFFFFF
+
+
+def lookup3(data: bytes, initval: int = 0) -> int:
+    """Bob Jenkins' lookup3 hashlittle, as used for HDF5 metadata checksums."""
+    m = 0xFFFFFFFF
+    length = len(data)
+    a = b = c = (0xDEADBEEF + length + initval) & m
+    k = 0
+    while length > 12:
+        a = (a + int.from_bytes(data[k:k + 4], "little")) & m
+        b = (b + int.from_bytes(data[k + 4:k + 8], "little")) & m
+        c = (c + int.from_bytes(data[k + 8:k + 12], "little")) & m
+        a = (a - c) & m; a ^= _rot(c, 4); c = (c + b) & m
+        b = (b - a) & m; b ^= _rot(a, 6); a = (a + c) & m
+        c = (c - b) & m; c ^= _rot(b, 8); b = (b + a) & m
+        a = (a - c) & m; a ^= _rot(c, 16); c = (c + b) & m
+        b = (b - a) & m; b ^= _rot(a, 19); a = (a + c) & m
+        c = (c - b) & m; c ^= _rot(b, 4); b = (b + a) & m
+        length -= 12
+        k += 12
+    if length == 0:
+        return c
+    tail = data[k:k + length] + bytes(12 - length)
+    a = (a + int.from_bytes(tail[0:4], "little")) & m
+    b = (b + int.from_bytes(tail[4:8], "little")) & m
+    c = (c + int.from_bytes(tail[8:12], "little")) & m
+    c ^= b; c = (c - _rot(b, 14)) & m
+    a ^= c; a = (a - _rot(c, 11)) & m
+    b ^= a; b = (b - _rot(a, 25)) & m
+    c ^= b; c = (c - _rot(b, 16)) & m
+    a ^= c; a = (a - _rot(c, 4)) & m
+    b ^= a; b = (b - _rot(a, 14)) & m
+    c ^= b; c = (c - _rot(b, 24)) & m
+    return c
+
+
+def _ohdr_v2_span(buf, i):
+    """(times_offset, checksum_offset) of a version-2 object header at i whose
+    checksum verifies, else None (so byte patterns inside compressed data that
+    merely look like "OHDR" are never touched)."""
+    if buf[i + 4] != 2:
+        return None
+    flags = buf[i + 5]
+    pos = i + 6
+    times = None
+    if flags & 0x20:
+        times = pos
+        pos += 16
+    if flags & 0x10:
+        pos += 4
+    width = 1 << (flags & 0x03)
+    size = int.from_bytes(buf[pos:pos + width], "little")
+    end = pos + width + size
+    if end + 4 > len(buf):
+        return None
+    if lookup3(bytes(buf[i:end])) != int.from_bytes(buf[end:end + 4], "little"):
+        return None
+    return times, end
+
+
+def freeze_object_times(path):
+    """Overwrite the four timestamps of every version-2 object header with
+    FROZEN_UNIX_TIME and recompute the header checksums."""
+    buf = bytearray(Path(path).read_bytes())
+    stamp = FROZEN_UNIX_TIME.to_bytes(4, "little") * 4
+    i = buf.find(b"OHDR")
+    n = 0
+    while i >= 0:
+        span = _ohdr_v2_span(buf, i)
+        if span is not None and span[0] is not None:
+            times, end = span
+            buf[times:times + 16] = stamp
+            buf[end:end + 4] = lookup3(bytes(buf[i:end])).to_bytes(4, "little")
+            n += 1
+        i = buf.find(b"OHDR", i + 4)
+    Path(path).write_bytes(bytes(buf))
+    return n
 
 
 def _write_contents(f, g, chunk, fname):
@@ -583,7 +684,8 @@ def _write_contents(f, g, chunk, fname):
                 continue
             arr = np.asarray(data[name])
             kw = dict(chunks=(chunk,), maxshape=(None,), compression="gzip",
-                      compression_opts=6, shuffle=name in SHUFFLED, track_times=False)
+                      compression_opts=6, shuffle=name in SHUFFLED,
+                      track_times=TRACK_TIMES[0])
             attrs = dict(DATASET_ATTRS[name])
             if arr.dtype.kind in "SU":  # wrong-dtype fixture: fixed-length strings
                 attrs.pop("_FillValue", None)
@@ -596,6 +698,7 @@ def _write_contents(f, g, chunk, fname):
             made[name] = ds
         if "delta_time" in made:
             made["delta_time"].make_scale()
+            del made["delta_time"].attrs["NAME"]  # real files carry no NAME
             for name, ds in made.items():
                 if name != "delta_time":
                     ds.dims[0].attach_scale(made["delta_time"])
@@ -791,9 +894,9 @@ def demo_crossovers(outdir, manifest):
 SMALL_START = _dt.datetime(2024, 2, 2, 6, 15, 3)
 
 
-def small_granule(gid=100, beams=BEAMS, n_seg=1_500, defects=True, long_beam=None, long_n=10_400,
+def small_granule(gid=100, beams=BEAMS, n_seg=800, defects=True, long_beam=None, long_n=10_100,
                   trims=True, gaps=True):
-    """A small 6-beam West-Antarctic granule (default ~1,400 rows per beam).
+    """A small 6-beam West-Antarctic granule (default ~600-800 rows per beam).
 
     If long_beam is given, that beam instead spans long_n reference segments
     (without trims/gaps) so that its datasets have 2 chunks of 10,000."""
@@ -829,7 +932,8 @@ def build_fixtures(outdir: Path):
     # -- pole_and_antimeridian.h5 ------------------------------------------
     # Reference track: the 92-degree orbit's southernmost point (88.0 S) at
     # 179.0 E, heading west; 3,500 segments (70 km) centred on the vertex.
-    # The longitude sweeps ~171..187 E, i.e. wraps from +180 to -180.
+    # Travelling west, the longitude runs from ~172.8 W through the
+    # antimeridian to ~170.9 E, i.e. it wraps from -180 to +180.
     vlat, vlon = -88.0, 179.0
     north, east = local_basis(vlat, vlon)
     trk = GreatCircleTrack(vlat, vlon, 270.0)
@@ -845,9 +949,9 @@ def build_fixtures(outdir: Path):
         snapped[b] = [jump, jump + 1]
     valid("pole_and_antimeridian.h5", g,
           "2 beams (gt2l, gt2r) of a pass turning at its southernmost latitude (~88.0 S, the "
-          "limit of the 92-degree orbit) near 179 E, heading west; longitudes wrap from +180 to "
-          "-180. The two rows on either side of the wrap have longitude exactly +180.0 and "
-          "-180.0 (row indices in antimeridian_rows).",
+          "limit of the 92-degree orbit) near 179 E, heading west; longitudes run from ~172.8 W "
+          "to ~170.9 E, wrapping from -180 to +180. The two rows on either side of the wrap have longitude exactly -180.0 and "
+          "+180.0 (row indices in antimeridian_rows).",
           extra={"antimeridian_rows": snapped, "track_inclination_deg": round(trk.inclination_deg(), 4)})
 
     # -- base small granule, and files derived from its bytes --------------
@@ -919,18 +1023,19 @@ def build_fixtures(outdir: Path):
                             "description": "Zero bytes.", "bytes": 0}
 
     # -- NaN / inf / out-of-range positions -------------------------------
-    g = small_granule(105, beams=["gt1l", "gt2l"], defects=False, trims=False, gaps=False)
+    g = small_granule(105, beams=["gt1l", "gt2l"], n_seg=1_200, defects=False, trims=False,
+                      gaps=False)
     d = g["beams"]["gt1l"]
     n = len(d["h_li"])
     rows = {
         "h_li_nan": [0, 17, 230, 231, 232, 800, 1001],
         "h_li_posinf": [5, 400, 401, 900, n - 1],
-        "h_li_neginf": [50, 1200],
-        "h_li_sigma_nan": [60, 61, 300, 1100, 1300, n - 2],
+        "h_li_neginf": [50, 1150],
+        "h_li_sigma_nan": [60, 61, 300, 1100, 1180, n - 2],
         "h_li_sigma_posinf": [700],
         "lat_95": [120, 121],
         "lat_minus_90_5": [500],
-        "lon_nan": [600, 1250],
+        "lon_nan": [600, 1190],
     }
     d["h_li"][rows["h_li_nan"]] = np.nan
     d["h_li"][rows["h_li_posinf"]] = np.inf
@@ -956,10 +1061,11 @@ def build_fixtures(outdir: Path):
           "4 beams, every row atl06_quality_summary = 1: nothing passes the default filter.")
 
     # -- libver variants, same content -------------------------------------
-    g = small_granule(107, beams=["gt1l", "gt1r", "gt2l"], long_beam="gt1l")
+    g = small_granule(107, beams=["gt1l", "gt1r"], n_seg=400, long_beam="gt1l")
     valid("libver_latest.h5", g,
           "libver='latest' (superblock 3, object header v2, layout v4 with extensible-array "
-          "chunk index, compact link storage). 3 beams; gt1l has 10,400 rows = 2 chunks. "
+          "chunk index, compact link storage). 2 beams; gt1l has 10,100 rows = 2 chunks "
+          "(the second holds 100 rows), gt1r ~350 rows. "
           "Same content as libver_earliest.h5.", libver="latest")
     valid("libver_earliest.h5", g,
           "Default libver (superblock 0, object header v1, symbol-table groups, layout v3 "
