@@ -42,6 +42,15 @@ impl PointBuffer {
         }
     }
 
+    /// Append every row of another buffer with the same columns.
+    pub fn append(&mut self, other: &PointBuffer) {
+        debug_assert_eq!(other.columns.len(), self.columns.len());
+        self.leaf.extend_from_slice(&other.leaf);
+        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
+            mine.extend_from_slice(theirs);
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.leaf.len()
@@ -299,8 +308,10 @@ pub fn quantiles_type7(x: &mut [f64], qs: impl Iterator<Item = f64>, out: &mut V
         x.sort_unstable_by(f64::total_cmp);
     }
     for q in qs {
-        // numpy: virtual index = n*q + (alpha + q*(1 - alpha - beta)) - 1 with alpha = beta = 1.
-        let virtual_index = (n as f64) * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0;
+        // numpy's virtual index for method "linear": n*q + (alpha + q*(1 - alpha - beta)) - 1.
+        const ALPHA: f64 = 1.0;
+        const BETA: f64 = 1.0;
+        let virtual_index = (n as f64) * q + (ALPHA + q * (1.0 - ALPHA - BETA)) - 1.0;
         let virtual_index = virtual_index.clamp(0.0, (n - 1) as f64);
         let lo = virtual_index.floor() as usize;
         let hi = (lo + 1).min(n - 1);
@@ -362,13 +373,41 @@ mod tests {
             (
                 &[120.5, 118.3, 122.1, 119.7, 121.0],
                 &[0.05, 0.10, 0.03, 0.08, 0.06],
-                ["5", "118.3", "122.1", "121.26848", "0.0221125", "1.6255972", "119.7", "120.5", "121.0", ""],
+                [
+                    "5",
+                    "118.3",
+                    "122.1",
+                    "121.26848",
+                    "0.0221125",
+                    "1.6255972",
+                    "119.7",
+                    "120.5",
+                    "121.0",
+                    "",
+                ],
             ),
-            (&[1234.5], &[0.1], ["1", "1234.5", "1234.5", "1234.5", "0.1", "0", "1234.5", "1234.5", "1234.5", ""]),
+            (
+                &[1234.5],
+                &[0.1],
+                [
+                    "1", "1234.5", "1234.5", "1234.5", "0.1", "0", "1234.5", "1234.5", "1234.5", "",
+                ],
+            ),
             (
                 &[1234.5, 1236.5],
                 &[0.1, 0.2],
-                ["2", "1234.5", "1236.5", "1234.8999", "0.0894427", "1.0", "1235.0", "1235.5", "1236.0", ""],
+                [
+                    "2",
+                    "1234.5",
+                    "1236.5",
+                    "1234.8999",
+                    "0.0894427",
+                    "1.0",
+                    "1235.0",
+                    "1235.5",
+                    "1236.0",
+                    "",
+                ],
             ),
         ];
         for (h, s, expected) in rows {
@@ -376,7 +415,11 @@ mod tests {
             // count, min, max and quantiles exactly; the rest to the digits shown.
             assert_eq!(got[0], expected[0].parse::<f32>().expect("count"));
             for i in [1, 2, 6, 7, 8] {
-                assert_eq!(got[i], expected[i].parse::<f32>().expect("value"), "variable {i}");
+                assert_eq!(
+                    got[i],
+                    expected[i].parse::<f32>().expect("value"),
+                    "variable {i}"
+                );
             }
             for i in [3, 4, 5] {
                 assert_matches_digits(got[i], expected[i]);
@@ -390,7 +433,9 @@ mod tests {
         let stats = agg.aggregate(&agg.buffer());
         assert_eq!(stats.counts.len(), 4096);
         assert_eq!(stats.occupied_cells(), 0);
-        assert!(stats.values[1..].iter().all(|v| v.iter().all(|x| x.is_nan())));
+        assert!(stats.values[1..]
+            .iter()
+            .all(|v| v.iter().all(|x| x.is_nan())));
     }
 
     #[test]
@@ -421,7 +466,17 @@ mod tests {
             let hi = (lo + 1).min(h.len() - 1);
             h[lo] + (h[hi] - h[lo]) * (pos - lo as f64)
         };
-        Some([n, h[0], h[h.len() - 1], swh / sw, 1.0 / sw.sqrt(), var, q(0.25), q(0.5), q(0.75)])
+        Some([
+            n,
+            h[0],
+            h[h.len() - 1],
+            swh / sw,
+            1.0 / sw.sqrt(),
+            var,
+            q(0.25),
+            q(0.5),
+            q(0.75),
+        ])
     }
 
     fn close(a: f64, b: f64, rel: f64) -> bool {

@@ -318,7 +318,9 @@ impl<'de> Deserialize<'de> for FillValue {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FillValue, E> {
                 match v {
                     "NaN" | "nan" | ".nan" | ".NaN" => Ok(FillValue(f64::NAN)),
-                    other => Err(E::custom(format!("fill value {other:?} is not a number or NaN"))),
+                    other => Err(E::custom(format!(
+                        "fill value {other:?} is not a number or NaN"
+                    ))),
                 }
             }
         }
@@ -423,7 +425,10 @@ impl PipelineConfig {
         };
         let s = &self.source;
         if s.beams.is_empty() {
-            return Err(bad("source.beams".into(), "at least one beam is required".into()));
+            return Err(bad(
+                "source.beams".into(),
+                "at least one beam is required".into(),
+            ));
         }
         let mut seen = BTreeSet::new();
         for (i, beam) in s.beams.iter().enumerate() {
@@ -434,14 +439,21 @@ impl PipelineConfig {
                 ));
             }
             if !seen.insert(beam) {
-                return Err(bad(format!("source.beams[{i}]"), format!("{beam:?} is listed twice")));
+                return Err(bad(
+                    format!("source.beams[{i}]"),
+                    format!("{beam:?} is listed twice"),
+                ));
             }
         }
-        check_template("source.latitude", &s.latitude).map_err(|m| bad("source.latitude".into(), m))?;
+        check_template("source.latitude", &s.latitude)
+            .map_err(|m| bad("source.latitude".into(), m))?;
         check_template("source.longitude", &s.longitude)
             .map_err(|m| bad("source.longitude".into(), m))?;
         if s.columns.is_empty() {
-            return Err(bad("source.columns".into(), "at least one column is required".into()));
+            return Err(bad(
+                "source.columns".into(),
+                "at least one column is required".into(),
+            ));
         }
         for (name, path) in &s.columns {
             let key = format!("source.columns.{name}");
@@ -464,7 +476,10 @@ impl PipelineConfig {
         if g.leaf_order > MAX_ORDER {
             return Err(bad(
                 "grid.leaf_order".into(),
-                format!("{} is above the deepest supported order {MAX_ORDER}", g.leaf_order),
+                format!(
+                    "{} is above the deepest supported order {MAX_ORDER}",
+                    g.leaf_order
+                ),
             ));
         }
         if g.parent_order > g.leaf_order {
@@ -502,7 +517,8 @@ impl PipelineConfig {
                     format!("{name:?} is reserved for the grid coordinates"),
                 ));
             }
-            self.validate_variable(&key, v).map_err(|(sub, m)| bad(format!("{key}{sub}"), m))?;
+            self.validate_variable(&key, v)
+                .map_err(|(sub, m)| bad(format!("{key}{sub}"), m))?;
         }
         Ok(())
     }
@@ -515,12 +531,19 @@ impl PipelineConfig {
             } else {
                 Err(format!(
                     "unknown column {c:?} (source.columns has {})",
-                    columns.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                    columns
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             }
         };
         let needs_column = !matches!(v.reduce, Reduction::Count | Reduction::WeightedMeanSigma);
-        let needs_weight = matches!(v.reduce, Reduction::WeightedMean | Reduction::WeightedMeanSigma);
+        let needs_weight = matches!(
+            v.reduce,
+            Reduction::WeightedMean | Reduction::WeightedMeanSigma
+        );
         match (&v.column, needs_column) {
             (None, true) => {
                 return Err((
@@ -554,7 +577,9 @@ impl PipelineConfig {
             (None, false) => {}
         }
         match (v.q, v.reduce == Reduction::Quantile) {
-            (None, true) => return Err((".q".into(), "reduction quantile needs q in 0..=1".into())),
+            (None, true) => {
+                return Err((".q".into(), "reduction quantile needs q in 0..=1".into()))
+            }
             (Some(q), true) if !(0.0..=1.0).contains(&q) => {
                 return Err((".q".into(), format!("{q} is outside 0..=1")))
             }
@@ -581,13 +606,22 @@ impl PipelineConfig {
             let ok = match dtype {
                 DType::Float32 => x.is_nan() || (x.is_finite() && x.abs() <= f64::from(f32::MAX)),
                 DType::Float64 => true,
-                DType::Int32 => x.fract() == 0.0 && x >= f64::from(i32::MIN) && x <= f64::from(i32::MAX),
+                DType::Int32 => {
+                    x.fract() == 0.0 && x >= f64::from(i32::MIN) && x <= f64::from(i32::MAX)
+                }
                 DType::UInt32 => x.fract() == 0.0 && x >= 0.0 && x <= f64::from(u32::MAX),
                 DType::Int64 => x.fract() == 0.0 && x.abs() < 9.007_199_254_740_992e15,
             };
             if !ok {
-                let shown = if x.is_nan() { "NaN".to_string() } else { x.to_string() };
-                return Err((".fill".into(), format!("{shown} is not a valid {dtype} value")));
+                let shown = if x.is_nan() {
+                    "NaN".to_string()
+                } else {
+                    x.to_string()
+                };
+                return Err((
+                    ".fill".into(),
+                    format!("{shown} is not a valid {dtype} value"),
+                ));
             }
         }
         Ok(())
@@ -632,7 +666,9 @@ fn check_template(_key: &str, template: &str) -> Result<(), String> {
     }
     let rest = template.replace("{beam}", "beam");
     if rest.contains('{') || rest.contains('}') {
-        return Err(format!("{template:?} has a placeholder other than {{beam}}"));
+        return Err(format!(
+            "{template:?} has a placeholder other than {{beam}}"
+        ));
     }
     if rest.contains("//") || rest.ends_with('/') {
         return Err(format!("{template:?} is not a valid dataset path"));
@@ -674,7 +710,17 @@ mod tests {
         let names: Vec<_> = c.aggregation.variables.keys().cloned().collect();
         assert_eq!(
             names,
-            ["count", "h_min", "h_max", "h_mean", "h_sigma", "h_variance", "h_q25", "h_q50", "h_q75"]
+            [
+                "count",
+                "h_min",
+                "h_max",
+                "h_mean",
+                "h_sigma",
+                "h_variance",
+                "h_q25",
+                "h_q50",
+                "h_q75"
+            ]
         );
         assert_eq!(c.aggregation.variables["count"].dtype(), DType::Int32);
         assert_eq!(c.aggregation.variables["count"].fill(), 0.0);
@@ -687,7 +733,10 @@ mod tests {
 
     #[test]
     fn committed_schema_is_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/schema/pipeline.schema.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/schema/pipeline.schema.json"
+        );
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         if committed != schema_json() {
             if std::env::var_os("ZAGG_UPDATE_SCHEMAS").is_some() {
@@ -758,8 +807,13 @@ mod tests {
         assert!(e.contains("config test.yaml"), "{e}");
         let e = err_of("");
         assert!(e.contains("config test.yaml"), "{e}");
-        let e = PipelineConfig::load("/nonexistent/zagg.yaml").unwrap_err().to_string();
-        assert!(e.contains("cannot read config file /nonexistent/zagg.yaml"), "{e}");
+        let e = PipelineConfig::load("/nonexistent/zagg.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot read config file /nonexistent/zagg.yaml"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! [`shard::process_shard`] and [`store::consolidate`]. [`run::run_local`] runs them all in one
 //! process.
 
-pub mod config;
-pub mod grid;
 pub mod aggregate;
+pub mod aoi;
+pub mod config;
+pub mod demo;
+pub mod granule;
+pub mod grid;
+pub mod run;
+pub mod shard;
+pub mod store;

@@ -1,1 +1,205 @@
-fn main() {}
+//! The `zagg` command: a thin dispatcher over the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use zagg::aoi::Aoi;
+use zagg::config::{PipelineConfig, DEFAULT_CONFIG};
+use zagg::granule::{ByteSource, LocalFile};
+use zagg::run::{run_local, RunOptions};
+use zagg::shard::{process_shard, ShardContext};
+use zagg::store::Store;
+
+/// Default store of `zagg run` without `--store`.
+const DEMO_STORE: &str = "zagg-demo.zarr";
+
+/// ICESat-2 ATL06 land-ice heights → per-cell statistics on a HEALPix grid, in one Zarr v3
+/// store that xarray + xdggs open directly.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None, after_help = "Run `zagg run` with no arguments for the offline demo.\nLogging: set RUST_LOG (e.g. RUST_LOG=zagg=debug).")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ConfigArg {
+    /// Pipeline config: a built-in name (atl06) or a YAML file.
+    #[arg(long, default_value = DEFAULT_CONFIG, value_name = "NAME|FILE")]
+    config: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create the Zarr v3 group and arrays of a store (metadata only).
+    #[command(
+        after_help = "Example:\n  zagg template --store out.zarr\n  zagg template --store out.zarr --config my-pipeline.yaml"
+    )]
+    Template {
+        /// Store directory (created if missing).
+        #[arg(long)]
+        store: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Process one shard: read its points from the granules, write one chunk per array.
+    #[command(
+        after_help = "Examples:\n  zagg process --shard -5112333 --granules a.h5 b.h5 --store out.zarr\n  zagg process --shard nested:41066 --granules a.h5 --store out.zarr\n\nThe store must have a template (zagg template) made with the same config."
+    )]
+    Process {
+        /// Shard: a morton id at the parent order (e.g. -5112333) or nested:ID.
+        #[arg(long, allow_hyphen_values = true)]
+        shard: String,
+        /// Granule files (HDF5).
+        #[arg(long, num_args = 1.., required = true)]
+        granules: Vec<PathBuf>,
+        /// Store directory.
+        #[arg(long)]
+        store: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print the shard report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run every stage locally: find shards, template, process, consolidate.
+    #[command(
+        after_help = "Examples:\n  zagg run                                  # the embedded demo granules, offline\n  zagg run --granules data/*.h5 --store out.zarr --jobs 2\n  zagg run --granules data/*.h5 --aoi basins\n  zagg run --granules data/*.h5 --aoi region.geojson --config sphere.yaml"
+    )]
+    Run {
+        /// Granule files (HDF5). Without it, the embedded demo granules are used.
+        #[arg(long, num_args = 1..)]
+        granules: Vec<PathBuf>,
+        /// Restrict to an area of interest: `basins` (the 27 Antarctic drainage basins) or a
+        /// GeoJSON Polygon/MultiPolygon file.
+        #[arg(long, value_name = "basins|FILE.geojson")]
+        aoi: Option<String>,
+        /// Store directory [default: ./zagg-demo.zarr].
+        #[arg(long)]
+        store: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Shards processed at once [default: number of CPUs].
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print the run report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of the pipeline config.
+    Schema,
+}
+
+fn load_config(arg: &ConfigArg) -> Result<Arc<PipelineConfig>> {
+    Ok(Arc::new(PipelineConfig::load(&arg.config)?))
+}
+
+fn open_granules(paths: &[PathBuf]) -> Result<Vec<Arc<dyn ByteSource>>> {
+    paths
+        .iter()
+        .map(|p| Ok(Arc::new(LocalFile::open(p)?) as Arc<dyn ByteSource>))
+        .collect()
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Template { store, config } => {
+            let config = load_config(&config)?;
+            let store = Store::open_local(&store)?;
+            store.create_template(&config)?;
+            store.consolidate(&config)?;
+            println!("template ready: {}", store.location());
+        }
+        Command::Process {
+            shard,
+            granules,
+            store,
+            config,
+            json,
+        } => {
+            let config = load_config(&config)?;
+            let cell = zagg::grid::parse_cell(&shard, config.grid.parent_order)
+                .with_context(|| format!("--shard {shard}"))?;
+            let sources = open_granules(&granules)?;
+            let store = Store::open_local(&store)?;
+            store.check_template(&config)?;
+            let ctx = ShardContext::new(config)?;
+            let report = process_shard(&ctx, cell, &sources, &store)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "shard {} (morton {}): {:?}, {} observations in {} cells, {} of {} granules failed, {:.2} s",
+                    report.shard,
+                    report.morton,
+                    report.status,
+                    report.counts.observations,
+                    report.cells,
+                    report.granules_failed.len(),
+                    report.granules,
+                    report.seconds
+                );
+                for f in &report.granules_failed {
+                    println!("  failed: {}", f.error);
+                }
+            }
+        }
+        Command::Run {
+            granules,
+            aoi,
+            store,
+            config,
+            jobs,
+            json,
+        } => {
+            let config = load_config(&config)?;
+            let sources = if granules.is_empty() {
+                zagg::demo::demo_sources()
+            } else {
+                open_granules(&granules)?
+            };
+            if sources.is_empty() {
+                bail!("no granules: give --granules FILE...");
+            }
+            let aoi = aoi
+                .map(|a| Aoi::load(&a, config.grid.parent_order, config.grid.ellipsoid))
+                .transpose()?;
+            let store_path = store.unwrap_or_else(|| PathBuf::from(DEMO_STORE));
+            let store = Store::open_local(&store_path)?;
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            });
+            if jobs == 0 {
+                bail!("--jobs must be at least 1");
+            }
+            let options = RunOptions {
+                jobs,
+                aoi,
+                progress: !json && std::io::stderr().is_terminal(),
+            };
+            let report = run_local(config, sources, &store, &options)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.summary());
+                let shown = std::path::absolute(&store_path).unwrap_or(store_path);
+                println!("wrote        {}", shown.display());
+            }
+            if !report.shards_failed.is_empty() {
+                std::process::exit(2);
+            }
+        }
+        Command::Schema => print!("{}", zagg::config::schema_json()),
+    }
+    Ok(())
+}

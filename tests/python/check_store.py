@@ -396,12 +396,6 @@ class Report:
         return sum(self.per_var.values())
 
 
-def _fmt(x):
-    if isinstance(x, (float, np.floating)):
-        return repr(float(x)) if not isinstance(x, np.float32) else f"{float(x)!r} (f32)"
-    return str(x)
-
-
 def compare_shard(shard, arrays, written, expected, nb_cells, leaf_order, chunk, report: Report):
     """Compare one chunk (= shard) of every array with the recomputation."""
     lo = shard * chunk
@@ -466,8 +460,8 @@ def compare_shard(shard, arrays, written, expected, nb_cells, leaf_order, chunk,
             ok[occupied] = np.abs(g64 - e)[occupied] <= tol[occupied]
         for i in np.flatnonzero(~ok):
             cell = int(ids[i])
-            expected_repr = "NaN" if not occupied[i] else f"{float(e[i])!r} (f32 {np.float32(e[i])!r})"
-            report.add(cell, var, expected_repr, f"{float(g[i])!r}", note(cell))
+            expected_repr = "NaN" if not occupied[i] else f"{str(np.float32(e[i]))} (f64 {float(e[i])!r})"
+            report.add(cell, var, expected_repr, str(g[i]), note(cell))
 
     # Internal consistency of the store itself (independent of the recomputation).
     store_count = got["count"].astype(np.int64)
@@ -479,7 +473,7 @@ def compare_shard(shard, arrays, written, expected, nb_cells, leaf_order, chunk,
                 int(ids[i]),
                 f"{var} vs store count",
                 "NaN" if store_count[i] == 0 else "finite",
-                f"{float(g[i])!r} with count {int(store_count[i])}",
+                f"{str(g[i])} with count {int(store_count[i])}",
             )
 
 
@@ -560,9 +554,9 @@ def run_check(args) -> int:
         return 0
     print(f"RESULT: FAIL, {report.total} disagreements: " + ", ".join(f"{k}={v}" for k, v in sorted(report.per_var.items())))
     print(f"first {len(report.items)}:")
-    print(f"  {'cell':>12}  {'variable':<22} {'expected':<40} got")
+    print(f"  {'cell':>12}  {'variable':<22} {'expected':<44} got")
     for where, var, exp, got, note in report.items:
-        line = f"  {str(where):>12}  {var:<22} {_fmt(exp):<40} {_fmt(got)}"
+        line = f"  {str(where):>12}  {var:<22} {str(exp):<44} {got}"
         print(line + (f"   [{note}]" if note else ""))
     return 1
 

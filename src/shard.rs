@@ -1,0 +1,361 @@
+//! Processing one shard: read its points from every granule, aggregate, write one chunk per
+//! array (SPEC §4).
+//!
+//! A granule that cannot be read is recorded in the report with its cause and the rest of
+//! the shard goes on; only a store failure fails the shard.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Aggregator, PointBuffer};
+use crate::config::{dataset_path, PipelineConfig};
+use crate::granule::{ByteSource, Granule, GranuleError, Presence};
+use crate::grid::{self, Hasher};
+use crate::store::{Store, StoreError};
+
+/// Row and beam counts; summed over granules and shards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Beams read.
+    pub beams_read: u64,
+    /// Beams listed in the config but absent from the granule.
+    pub beams_missing: u64,
+    /// Beams present with zero rows (or without a latitude dataset).
+    pub beams_empty: u64,
+    /// Rows whose latitude/longitude could not be hashed (non-finite, |lat| > 90°).
+    pub invalid_positions: u64,
+    /// Rows inside the shard, before filtering.
+    pub points_in_shard: u64,
+    /// Rows dropped by the quality filter.
+    pub dropped_quality: u64,
+    /// Rows dropped because a value equals the dataset's fill value.
+    pub dropped_fill: u64,
+    /// Rows dropped because a value is NaN or infinite.
+    pub dropped_nonfinite: u64,
+    /// Rows dropped because a weight column cannot give a weight (e.g. sigma ≤ 0).
+    pub dropped_weight: u64,
+    /// Rows aggregated.
+    pub observations: u64,
+}
+
+impl Counts {
+    /// Add another set of counts.
+    pub fn add(&mut self, o: &Counts) {
+        self.beams_read += o.beams_read;
+        self.beams_missing += o.beams_missing;
+        self.beams_empty += o.beams_empty;
+        self.invalid_positions += o.invalid_positions;
+        self.points_in_shard += o.points_in_shard;
+        self.dropped_quality += o.dropped_quality;
+        self.dropped_fill += o.dropped_fill;
+        self.dropped_nonfinite += o.dropped_nonfinite;
+        self.dropped_weight += o.dropped_weight;
+        self.observations += o.observations;
+    }
+}
+
+/// A granule that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GranuleFailure {
+    /// Granule path or URL.
+    pub granule: String,
+    /// The error message.
+    pub error: String,
+}
+
+/// Outcome of a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardStatus {
+    /// Observations were aggregated and written.
+    Ok,
+    /// No valid observation: nothing written.
+    Empty,
+    /// Every granule failed to read: nothing written.
+    Failed,
+}
+
+/// What processing one shard did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardReport {
+    /// Nested id of the shard at the parent order.
+    pub shard: u64,
+    /// Morton id of the shard.
+    pub morton: i64,
+    /// Outcome.
+    pub status: ShardStatus,
+    /// Granules given.
+    pub granules: u64,
+    /// Granules that failed, with causes.
+    pub granules_failed: Vec<GranuleFailure>,
+    /// Row and beam counts.
+    pub counts: Counts,
+    /// Leaf cells with at least one observation.
+    pub cells: u64,
+    /// Read requests made to the granule sources.
+    pub requests: u64,
+    /// Bytes read from the granule sources.
+    pub bytes_read: u64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Errors that fail a whole shard.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    /// The shard id is not a cell of the parent order.
+    #[error("shard {shard}: not a cell at order {order} (there are {cells} cells)")]
+    BadShard {
+        /// The id given.
+        shard: u64,
+        /// The parent order.
+        order: u8,
+        /// Number of cells at that order.
+        cells: u64,
+    },
+    /// The grid could not be set up.
+    #[error("shard {shard}: {source}")]
+    Grid {
+        /// The shard.
+        shard: u64,
+        /// Cause.
+        source: grid::GridError,
+    },
+    /// Writing the shard's chunks failed.
+    #[error("shard {shard}: {source}")]
+    Store {
+        /// The shard.
+        shard: u64,
+        /// Cause.
+        source: StoreError,
+    },
+}
+
+/// Everything that is the same for every shard of a run: built once.
+#[derive(Debug, Clone)]
+pub struct ShardContext {
+    /// The validated config.
+    pub config: Arc<PipelineConfig>,
+    hasher: Hasher,
+    aggregator: Aggregator,
+    columns: Vec<String>,
+}
+
+impl ShardContext {
+    /// Prepare the hasher and aggregator of a config.
+    ///
+    /// # Errors
+    /// [`grid::GridError`] when the config's leaf order is not supported.
+    pub fn new(config: Arc<PipelineConfig>) -> Result<Self, grid::GridError> {
+        let hasher = Hasher::new(config.grid.leaf_order, config.grid.ellipsoid)?;
+        let aggregator = Aggregator::new(&config);
+        let columns = config
+            .used_columns()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        Ok(Self {
+            config,
+            hasher,
+            aggregator,
+            columns,
+        })
+    }
+
+    /// The leaf-order hasher.
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+}
+
+/// Process one shard: read, aggregate, write. Granule failures are recorded, not fatal.
+///
+/// # Errors
+/// [`ShardError`] for a bad shard id or a store failure.
+pub fn process_shard(
+    ctx: &ShardContext,
+    shard: u64,
+    granules: &[Arc<dyn ByteSource>],
+    store: &Store,
+) -> Result<ShardReport, ShardError> {
+    let started = Instant::now();
+    let config = &ctx.config;
+    let parent_order = config.grid.parent_order;
+    if shard >= grid::n_cells(parent_order) {
+        return Err(ShardError::BadShard {
+            shard,
+            order: parent_order,
+            cells: grid::n_cells(parent_order),
+        });
+    }
+    let morton = grid::nested_to_morton(shard, parent_order)
+        .map_err(|source| ShardError::Grid { shard, source })?;
+    let mut points = ctx.aggregator.buffer();
+    let mut counts = Counts::default();
+    let mut failures = Vec::new();
+    let (mut requests, mut bytes_read) = (0, 0);
+    for source in granules {
+        let name = source.name().to_string();
+        let mut granule_points = ctx.aggregator.buffer();
+        let mut granule_counts = Counts::default();
+        let result = Granule::open(source.clone()).and_then(|g| {
+            let r = read_shard_points(ctx, &g, shard, &mut granule_points, &mut granule_counts);
+            let (q, b) = g.io();
+            requests += q;
+            bytes_read += b;
+            r
+        });
+        match result {
+            Ok(()) => {
+                points.append(&granule_points);
+                counts.add(&granule_counts);
+            }
+            Err(e) => {
+                tracing::warn!(shard, granule = %name, error = %e, "granule failed");
+                failures.push(GranuleFailure {
+                    granule: name,
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    let stats = ctx.aggregator.aggregate(&points);
+    store
+        .write_shard(config, shard, &stats)
+        .map_err(|source| ShardError::Store { shard, source })?;
+    let status = if stats.observations() > 0 {
+        ShardStatus::Ok
+    } else if !granules.is_empty() && failures.len() == granules.len() {
+        ShardStatus::Failed
+    } else {
+        ShardStatus::Empty
+    };
+    Ok(ShardReport {
+        shard,
+        morton,
+        status,
+        granules: granules.len() as u64,
+        granules_failed: failures,
+        counts,
+        cells: stats.occupied_cells() as u64,
+        requests,
+        bytes_read,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Read the valid rows of one granule that fall in `shard` into `points`.
+///
+/// Latitude and longitude are read in full; the value columns and the quality flag only for
+/// the rows `[first kept, last kept + 1)` of each beam.
+///
+/// # Errors
+/// [`GranuleError`] when a dataset cannot be read; `points` may then hold part of the
+/// granule, so callers collect into a per-granule buffer.
+pub fn read_shard_points(
+    ctx: &ShardContext,
+    granule: &Granule,
+    shard: u64,
+    points: &mut PointBuffer,
+    counts: &mut Counts,
+) -> Result<(), GranuleError> {
+    let config = &ctx.config;
+    let src = &config.source;
+    let (leaf_order, parent_order) = (config.grid.leaf_order, config.grid.parent_order);
+    let first_leaf = grid::children(shard, parent_order, leaf_order).start;
+    let mut kept: Vec<(u64, u32)> = Vec::new();
+    let mut row = vec![0.0; ctx.columns.len()];
+    for beam in &src.beams {
+        if !granule.has_group(beam)? {
+            counts.beams_missing += 1;
+            continue;
+        }
+        let lat_path = dataset_path(&src.latitude, beam);
+        if granule.presence(&lat_path)? == Presence::Absent {
+            counts.beams_empty += 1;
+            continue;
+        }
+        let lat = granule.read_f64(&lat_path, None)?;
+        let lon_path = dataset_path(&src.longitude, beam);
+        let lon = granule.read_f64(&lon_path, None)?;
+        if lat.len() != lon.len() {
+            return Err(GranuleError::Dataset {
+                granule: granule.name().to_string(),
+                dataset: lon_path,
+                message: format!("has {} rows but {lat_path} has {}", lon.len(), lat.len()),
+            });
+        }
+        if lat.is_empty() {
+            counts.beams_empty += 1;
+            continue;
+        }
+        counts.beams_read += 1;
+        kept.clear();
+        for (i, (&la, &lo)) in lat.iter().zip(&lon).enumerate() {
+            match ctx.hasher.hash(la, lo) {
+                Ok(leaf) if grid::parent(leaf, leaf_order, parent_order) == shard => {
+                    kept.push((i as u64, (leaf - first_leaf) as u32));
+                }
+                Ok(_) => {}
+                Err(_) => counts.invalid_positions += 1,
+            }
+        }
+        let (Some(&(first, _)), Some(&(last, _))) = (kept.first(), kept.last()) else {
+            continue;
+        };
+        counts.points_in_shard += kept.len() as u64;
+        let rows = first..last + 1;
+        let mut columns = Vec::with_capacity(ctx.columns.len());
+        for name in &ctx.columns {
+            let path = dataset_path(&src.columns[name.as_str()], beam);
+            let n = granule.len_of(&path)?;
+            if n != lat.len() as u64 {
+                return Err(GranuleError::Dataset {
+                    granule: granule.name().to_string(),
+                    dataset: path,
+                    message: format!("has {n} rows but {lat_path} has {}", lat.len()),
+                });
+            }
+            let fill = granule.fill_value(&path)?;
+            columns.push((granule.read_f64(&path, Some(rows.clone()))?, fill));
+        }
+        let quality = match &src.quality {
+            Some(q) => {
+                let path = dataset_path(&q.path, beam);
+                Some(granule.read_i64(&path, Some(rows.clone()))?)
+            }
+            None => None,
+        };
+        points.reserve(kept.len());
+        'rows: for &(i, leaf) in &kept {
+            let k = (i - first) as usize;
+            if let (Some(flags), Some(q)) = (&quality, &src.quality) {
+                if !q.keep.contains(&flags[k]) {
+                    counts.dropped_quality += 1;
+                    continue;
+                }
+            }
+            for (slot, (values, fill)) in row.iter_mut().zip(&columns) {
+                let v = values[k];
+                if !v.is_finite() {
+                    counts.dropped_nonfinite += 1;
+                    continue 'rows;
+                }
+                if fill.is_some_and(|f| v == f || (f >= f64::from(f32::MAX) && v >= f)) {
+                    counts.dropped_fill += 1;
+                    continue 'rows;
+                }
+                *slot = v;
+            }
+            if !ctx.aggregator.weights_valid(&row) {
+                counts.dropped_weight += 1;
+                continue;
+            }
+            points.push(leaf, &row);
+            counts.observations += 1;
+        }
+    }
+    Ok(())
+}
