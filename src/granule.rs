@@ -177,13 +177,13 @@ pub enum GranuleError {
         /// Cause.
         message: String,
     },
-    /// A dataset could not be read.
-    #[error("granule {granule}: dataset {dataset}: {message}")]
+    /// A dataset or group could not be read.
+    #[error("granule {granule}: {object}: {message}")]
     Dataset {
         /// Granule path or URL.
         granule: String,
-        /// Dataset path inside the granule.
-        dataset: String,
+        /// Dataset or group path inside the granule.
+        object: String,
         /// Cause.
         message: String,
     },
@@ -264,7 +264,7 @@ impl Granule {
     fn err(&self, dataset: &str, message: impl fmt::Display) -> GranuleError {
         GranuleError::Dataset {
             granule: self.name.clone(),
-            dataset: dataset.to_string(),
+            object: dataset.to_string(),
             message: message.to_string(),
         }
     }

@@ -192,6 +192,10 @@ pub fn process_shard(
     }
     let morton = grid::nested_to_morton(shard, parent_order)
         .map_err(|source| ShardError::Grid { shard, source })?;
+    // Fail fast, before any granule is read, when the store cannot take this shard.
+    store
+        .check_template(config)
+        .map_err(|source| ShardError::Store { shard, source })?;
     let mut points = ctx.aggregator.buffer();
     let mut counts = Counts::default();
     let mut failures = Vec::new();
@@ -283,7 +287,7 @@ pub fn read_shard_points(
         if lat.len() != lon.len() {
             return Err(GranuleError::Dataset {
                 granule: granule.name().to_string(),
-                dataset: lon_path,
+                object: lon_path,
                 message: format!("has {} rows but {lat_path} has {}", lon.len(), lat.len()),
             });
         }
@@ -314,7 +318,7 @@ pub fn read_shard_points(
             if n != lat.len() as u64 {
                 return Err(GranuleError::Dataset {
                     granule: granule.name().to_string(),
-                    dataset: path,
+                    object: path,
                     message: format!("has {n} rows but {lat_path} has {}", lat.len()),
                 });
             }

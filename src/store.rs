@@ -15,13 +15,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 use zarrs::array::codec::ZstdCodec;
-use zarrs::array::{data_type, Array, ArrayBuilder};
+use zarrs::array::{data_type, Array, ArrayBuilder, ArrayMetadataOptions};
 use zarrs::filesystem::FilesystemStore;
-use zarrs::group::{Group, GroupBuilder};
-use zarrs::metadata::NodeMetadata;
-use zarrs::metadata_ext::group::consolidated_metadata::{
-    ConsolidatedMetadata, ConsolidatedMetadataKind,
-};
+use zarrs::group::GroupBuilder;
 use zarrs::storage::{ReadableWritableListableStorage, StoreKey};
 
 use crate::aggregate::ShardStats;
@@ -215,7 +211,9 @@ impl Store {
 
         for (name, array) in self.build_arrays(config)? {
             array
-                .store_metadata()
+                .store_metadata_opt(
+                    &ArrayMetadataOptions::default().with_include_zarrs_metadata(false),
+                )
                 .map_err(|e| self.io(format!("write metadata of array {name}"), e))?;
         }
         // The root goes last: a store with a root `zagg` attribute has a complete template.
@@ -436,7 +434,8 @@ impl Store {
                 .keys()
                 .map(|k| format!("{order}/{k}")),
         );
-        let mut metadata = std::collections::HashMap::new();
+        // Built by hand rather than through zarrs' HashMap so the bytes are the same every run.
+        let mut metadata = Map::new();
         for path in entries {
             let value = self
                 .read_json(&format!("{path}/zarr.json"))?
@@ -444,18 +443,22 @@ impl Store {
                     store: self.location.clone(),
                     message: format!("{path}/zarr.json is missing"),
                 })?;
-            let node: NodeMetadata = serde_json::from_value(value)
-                .map_err(|e| self.io(format!("parse {path}/zarr.json"), e))?;
-            metadata.insert(path, node);
+            metadata.insert(path, value);
         }
-        let mut root =
-            Group::open(self.storage.clone(), "/").map_err(|e| self.io("open root group", e))?;
-        root.set_consolidated_metadata(Some(ConsolidatedMetadata {
-            metadata,
-            kind: ConsolidatedMetadataKind::Inline,
-        }));
-        root.store_metadata()
-            .map_err(|e| self.io("write consolidated metadata", e))
+        let mut root = self
+            .read_json("zarr.json")?
+            .ok_or_else(|| StoreError::NoTemplate {
+                store: self.location.clone(),
+                message: "no root zarr.json".into(),
+            })?;
+        let Value::Object(fields) = &mut root else {
+            return Err(self.io("read root zarr.json", "not a JSON object"));
+        };
+        fields.insert(
+            "consolidated_metadata".into(),
+            json!({"kind": "inline", "must_understand": false, "metadata": metadata}),
+        );
+        self.write_json("zarr.json", &root)
     }
 
     /// Read a JSON object at `key`; `None` when the key does not exist.

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs every test of zagg on a fresh machine: Rust unit/integration/property tests, then the
+# end-to-end checks against tools zagg did not write (h5py + numpy recomputation, zarr-python,
+# xarray + xdggs). Installs what it needs (a Python 3.12 venv from pinned requirements).
+#
+# Environment:
+#   ZAGG_PYTHON   python >= 3.12 used to create the venv (default: pyenv's 3.12.1, else python3.12)
+#   ZAGG_VENV     venv directory (default: .venv-py in the repository)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+shared="$root/../shared"
+venv=${ZAGG_VENV:-$root/.venv-py}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+check() { # check NAME CMD...: run one end-to-end check and count it
+  local name=$1; shift
+  echo "--- $name"
+  if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAILED: $name"; fi
+}
+
+echo "=== Python environment"
+if [ ! -x "$venv/bin/python" ]; then
+  py=${ZAGG_PYTHON:-}
+  if [ -z "$py" ]; then
+    if command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -qx '3.12.1'; then
+      py="env PYENV_VERSION=3.12.1 python3.12"
+    else
+      py=python3.12
+    fi
+  fi
+  $py -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  -r tests/python/requirements.txt -r tests/data/requirements.txt
+export ZAGG_PYTHON_VENV="$venv"
+
+echo "=== Rust tests"
+cargo test --all-targets --locked 2>&1 | tee "$work/cargo-test.log"
+cargo test --doc --locked
+
+echo "=== End-to-end checks"
+cargo build --locked --bin zagg
+zagg="$root/target/debug/zagg"
+py="$venv/bin/python"
+
+# 1. The README's first command, from another directory, offline.
+(cd "$work" && "$zagg" run --jobs 2) > "$work/demo.txt"
+cat "$work/demo.txt"
+demo_granules=(tests/data/demo/*.h5)
+check "demo store: independent recomputation (h5py + numpy)" \
+  "$py" tests/python/check_store.py --store "$work/zagg-demo.zarr" --granules "${demo_granules[@]}"
+check "demo store: zarr-python, xarray + xdggs" \
+  "$py" tests/python/check_xarray.py --store "$work/zagg-demo.zarr"
+
+# 2. The two real ATL06 granules (used as they are).
+real=("$shared"/data/atl06-real/*.h5)
+"$zagg" run --granules "${real[@]}" --store "$work/real.zarr" --jobs 2
+check "real granules: independent recomputation" \
+  "$py" tests/python/check_store.py --store "$work/real.zarr" --granules "${real[@]}"
+check "real granules: zarr-python, xarray + xdggs" \
+  "$py" tests/python/check_xarray.py --store "$work/real.zarr"
+
+# 3. Sphere convention (the original's hashing) and the edge-case fixtures.
+sed 's/ellipsoid: WGS84 /ellipsoid: sphere /' config/atl06.yaml > "$work/sphere.yaml"
+fx=(tests/data/fixtures/pole_and_antimeridian.h5 tests/data/fixtures/nan_inf.h5 tests/data/fixtures/libver_latest.h5)
+"$zagg" run --granules "${fx[@]}" --store "$work/sphere.zarr" --config "$work/sphere.yaml" --jobs 2
+check "sphere convention, pole/antimeridian/NaN fixtures: independent recomputation" \
+  "$py" tests/python/check_store.py --store "$work/sphere.zarr" --ellipsoid sphere --granules "${fx[@]}"
+check "sphere convention: xarray + xdggs" \
+  "$py" tests/python/check_xarray.py --store "$work/sphere.zarr"
+
+echo
+echo "end-to-end: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
