@@ -58,7 +58,8 @@ fn bench_extract(c: &mut Criterion) {
     let ctx = ShardContext::new(config.clone()).expect("context");
     let source = zagg::demo::demo_sources().remove(0);
     let granule = Granule::open(source.clone()).expect("granule");
-    let parent = zagg::grid::Hasher::new(config.grid.parent_order, config.grid.ellipsoid).expect("hasher");
+    let parent =
+        zagg::grid::Hasher::new(config.grid.parent_order, config.grid.ellipsoid).expect("hasher");
     let shards = zagg::run::granule_shards(&config, &parent, source.clone()).expect("shards");
     let (shard, rows) = shards
         .iter()
@@ -96,10 +97,17 @@ fn bench_hash(c: &mut Criterion) {
         .map(|i| (-75.0 - (i as f64) * 3e-5, -107.0 + (i as f64) * 1e-5))
         .collect();
     group.throughput(Throughput::Elements(n as u64));
-    for (name, e) in [("wgs84", zagg::grid::Ellipsoid::Wgs84), ("sphere", zagg::grid::Ellipsoid::Sphere)] {
+    for (name, e) in [
+        ("wgs84", zagg::grid::Ellipsoid::Wgs84),
+        ("sphere", zagg::grid::Ellipsoid::Sphere),
+    ] {
         let h = zagg::grid::Hasher::new(12, e).expect("hasher");
         group.bench_function(name, |b| {
-            b.iter(|| pts.iter().map(|&(la, lo)| h.hash(la, lo).unwrap_or(0)).fold(0u64, u64::wrapping_add))
+            b.iter(|| {
+                pts.iter()
+                    .map(|&(la, lo)| h.hash(la, lo).unwrap_or(0))
+                    .fold(0u64, u64::wrapping_add)
+            })
         });
     }
     group.finish();

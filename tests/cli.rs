@@ -11,12 +11,18 @@ fn zagg(args: &[&str], cwd: &std::path::Path) -> Output {
         .args(args)
         .current_dir(cwd)
         .env_remove("RUST_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
         .output()
         .expect("run zagg")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -41,9 +47,23 @@ fn template_then_process_one_shard() {
     let granule = fixture("libver_latest.h5");
     let g = granule.to_str().expect("utf8");
     // nested:41054 and its morton id name the same shard.
-    let morton = zagg::grid::nested_to_morton(41054, 6).expect("morton").to_string();
+    let morton = zagg::grid::nested_to_morton(41054, 6)
+        .expect("morton")
+        .to_string();
     for shard in ["nested:41054", morton.as_str()] {
-        let o = zagg(&["process", "--shard", shard, "--granules", g, "--store", store, "--json"], dir.path());
+        let o = zagg(
+            &[
+                "process",
+                "--shard",
+                shard,
+                "--granules",
+                g,
+                "--store",
+                store,
+                "--json",
+            ],
+            dir.path(),
+        );
         assert!(o.status.success(), "{}", text(&o));
         let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json report");
         assert_eq!(report["shard"], 41054);
@@ -60,22 +80,86 @@ fn bad_input_messages() {
     let g = fixture("libver_latest.h5");
     let g = g.to_str().expect("utf8");
     std::fs::write(d.join("bad.yaml"), "source: {}\n").expect("write");
-    std::fs::write(d.join("bad.geojson"), "{\"type\": \"Point\", \"coordinates\": [0, 0]}").expect("write");
+    std::fs::write(
+        d.join("bad.geojson"),
+        "{\"type\": \"Point\", \"coordinates\": [0, 0]}",
+    )
+    .expect("write");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["process", "--shard", "-9112333", "--granules", g, "--store", store], "--shard -9112333"),
-        (vec!["process", "--shard", "nested:99999999", "--granules", g, "--store", store], "no zagg template found"),
-        (vec!["process", "--shard", "nested:41054", "--granules", "/nonexistent.h5", "--store", store], "granule /nonexistent.h5: cannot open"),
-        (vec!["run", "--config", "nope.yaml"], "cannot read config file nope.yaml"),
-        (vec!["run", "--config", "bad.yaml"], "config bad.yaml: source: missing field `beams`"),
-        (vec!["run", "--aoi", "bad.geojson"], "AOI bad.geojson: geometry type Point is not a Polygon or MultiPolygon"),
-        (vec!["run", "--granules", "/nonexistent.h5"], "granule /nonexistent.h5: cannot open: No such file"),
+        (
+            vec![
+                "process",
+                "--shard",
+                "-9112333",
+                "--granules",
+                g,
+                "--store",
+                store,
+            ],
+            "--shard -9112333",
+        ),
+        (
+            vec![
+                "process",
+                "--shard",
+                "nested:99999999",
+                "--granules",
+                g,
+                "--store",
+                store,
+            ],
+            "nested id 99999999 is out of range for order 6",
+        ),
+        (
+            vec![
+                "process",
+                "--shard",
+                "nested:41054",
+                "--granules",
+                g,
+                "--store",
+                store,
+            ],
+            "no zagg template found",
+        ),
+        (
+            vec![
+                "process",
+                "--shard",
+                "nested:41054",
+                "--granules",
+                "/nonexistent.h5",
+                "--store",
+                store,
+            ],
+            "granule /nonexistent.h5: cannot open",
+        ),
+        (
+            vec!["run", "--config", "nope.yaml"],
+            "cannot read config file nope.yaml",
+        ),
+        (
+            vec!["run", "--config", "bad.yaml"],
+            "config bad.yaml: source: missing field `beams`",
+        ),
+        (
+            vec!["run", "--aoi", "bad.geojson"],
+            "AOI bad.geojson: geometry type Point is not a Polygon or MultiPolygon",
+        ),
+        (
+            vec!["run", "--granules", "/nonexistent.h5"],
+            "granule /nonexistent.h5: cannot open: No such file",
+        ),
         (vec!["run", "--jobs", "0"], "--jobs must be at least 1"),
     ];
     for (args, expected) in cases {
         let o = zagg(&args, d);
         assert!(!o.status.success(), "{args:?} succeeded");
         let out = text(&o);
-        assert!(out.contains(expected), "{args:?}: expected {expected:?} in:\n{out}");
+        assert!(
+            out.contains(expected),
+            "{args:?}: expected {expected:?} in:\n{out}"
+        );
         assert!(!out.contains("panicked"), "{out}");
     }
 }
@@ -84,7 +168,16 @@ fn bad_input_messages() {
 fn a_failed_shard_sets_exit_code_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let g = fixture("corrupt_deflate.h5");
-    let o = zagg(&["run", "--granules", g.to_str().expect("utf8"), "--store", "x.zarr"], dir.path());
+    let o = zagg(
+        &[
+            "run",
+            "--granules",
+            g.to_str().expect("utf8"),
+            "--store",
+            "x.zarr",
+        ],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("decompression error"), "{}", text(&o));
 }
@@ -98,5 +191,8 @@ fn every_subcommand_has_help_with_examples() {
         assert!(text(&o).contains("zagg "), "{sub} help has no example");
     }
     let o = zagg(&["schema"], dir.path());
-    assert_eq!(String::from_utf8_lossy(&o.stdout), zagg::config::schema_json());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        zagg::config::schema_json()
+    );
 }
