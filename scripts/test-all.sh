@@ -46,6 +46,8 @@ cargo build --locked --bin zagg
 zagg="$root/target/debug/zagg"
 py="$venv/bin/python"
 
+check "checker self-test (SPEC golden rows, morton, hashing)" "$py" tests/python/check_store.py --self-test
+
 # 1. The README's first command, from another directory, offline.
 (cd "$work" && "$zagg" run --jobs 2) > "$work/demo.txt"
 cat "$work/demo.txt"
@@ -71,6 +73,10 @@ check "sphere convention, pole/antimeridian/NaN fixtures: independent recomputat
   "$py" tests/python/check_store.py --store "$work/sphere.zarr" --ellipsoid sphere --granules "${fx[@]}"
 check "sphere convention: xarray + xdggs" \
   "$py" tests/python/check_xarray.py --store "$work/sphere.zarr"
+
+"$zagg" run --granules "${fx[@]}" --store "$work/fixtures.zarr" --jobs 2
+check "WGS84, pole/antimeridian/NaN fixtures: independent recomputation" \
+  "$py" tests/python/check_store.py --store "$work/fixtures.zarr" --granules "${fx[@]}"
 
 echo
 echo "end-to-end: $passed passed, $failed failed"
