@@ -17,10 +17,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::aoi::Aoi;
-use crate::config::{dataset_path, PipelineConfig};
-use crate::granule::{ByteSource, Granule, GranuleError, Presence};
+use crate::config::PipelineConfig;
+use crate::granule::{ByteSource, Granule, GranuleError};
 use crate::grid::{self, Hasher};
-use crate::shard::{process_shard, Counts, GranuleFailure, ShardContext, ShardReport, ShardStatus};
+use crate::shard::{
+    beam_positions, process_shard, Counts, GranuleFailure, ShardContext, ShardReport, ShardStatus,
+};
 use crate::store::{Store, StoreError};
 
 /// Key of the run report in the store.
@@ -160,18 +162,13 @@ pub fn granule_shards(
 ) -> Result<BTreeSet<u64>, GranuleError> {
     let granule = Granule::open(source)?;
     let mut shards = BTreeSet::new();
+    let mut counts = Counts::default();
     for beam in &config.source.beams {
-        if !granule.has_group(beam)? {
+        let Some(positions) = beam_positions(&granule, &config.source, beam, &mut counts)? else {
             continue;
-        }
-        let lat_path = dataset_path(&config.source.latitude, beam);
-        if granule.presence(&lat_path)? == Presence::Absent {
-            continue;
-        }
-        let lat = granule.read_f64(&lat_path, None)?;
-        let lon = granule.read_f64(&dataset_path(&config.source.longitude, beam), None)?;
+        };
         let mut last = None;
-        for (&la, &lo) in lat.iter().zip(&lon) {
+        for (&la, &lo) in positions.lat.iter().zip(&positions.lon) {
             if let Ok(cell) = parent_hasher.hash(la, lo) {
                 if last != Some(cell) {
                     shards.insert(cell);

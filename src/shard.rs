@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggregator, PointBuffer};
-use crate::config::{dataset_path, PipelineConfig};
+use crate::config::{dataset_path, PipelineConfig, SourceConfig};
 use crate::granule::{ByteSource, Granule, GranuleError, Presence};
 use crate::grid::{self, Hasher};
 use crate::store::{Store, StoreError};
@@ -250,6 +250,54 @@ pub fn process_shard(
     })
 }
 
+/// Positions of every row of one beam.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeamPositions {
+    /// Latitudes, degrees north.
+    pub lat: Vec<f64>,
+    /// Longitudes, degrees east.
+    pub lon: Vec<f64>,
+}
+
+/// Latitude and longitude (degrees) of every row of one beam; `None` when the beam is absent
+/// (counted in `beams_missing`) or has no rows (counted in `beams_empty`), else counted in
+/// `beams_read`.
+///
+/// # Errors
+/// [`GranuleError`] when a dataset cannot be read or the two differ in length.
+pub fn beam_positions(
+    granule: &Granule,
+    src: &SourceConfig,
+    beam: &str,
+    counts: &mut Counts,
+) -> Result<Option<BeamPositions>, GranuleError> {
+    if !granule.has_group(beam)? {
+        counts.beams_missing += 1;
+        return Ok(None);
+    }
+    let lat_path = dataset_path(&src.latitude, beam);
+    if granule.presence(&lat_path)? == Presence::Absent {
+        counts.beams_empty += 1;
+        return Ok(None);
+    }
+    let lat = granule.read_f64(&lat_path, None)?;
+    let lon_path = dataset_path(&src.longitude, beam);
+    let lon = granule.read_f64(&lon_path, None)?;
+    if lat.len() != lon.len() {
+        return Err(GranuleError::Dataset {
+            granule: granule.name().to_string(),
+            object: lon_path,
+            message: format!("has {} rows but {lat_path} has {}", lon.len(), lat.len()),
+        });
+    }
+    if lat.is_empty() {
+        counts.beams_empty += 1;
+        return Ok(None);
+    }
+    counts.beams_read += 1;
+    Ok(Some(BeamPositions { lat, lon }))
+}
+
 /// Read the valid rows of one granule that fall in `shard` into `points`.
 ///
 /// Latitude and longitude are read in full; the value columns and the quality flag only for
@@ -272,30 +320,10 @@ pub fn read_shard_points(
     let mut kept: Vec<(u64, u32)> = Vec::new();
     let mut row = vec![0.0; ctx.columns.len()];
     for beam in &src.beams {
-        if !granule.has_group(beam)? {
-            counts.beams_missing += 1;
+        let Some(BeamPositions { lat, lon }) = beam_positions(granule, src, beam, counts)? else {
             continue;
-        }
+        };
         let lat_path = dataset_path(&src.latitude, beam);
-        if granule.presence(&lat_path)? == Presence::Absent {
-            counts.beams_empty += 1;
-            continue;
-        }
-        let lat = granule.read_f64(&lat_path, None)?;
-        let lon_path = dataset_path(&src.longitude, beam);
-        let lon = granule.read_f64(&lon_path, None)?;
-        if lat.len() != lon.len() {
-            return Err(GranuleError::Dataset {
-                granule: granule.name().to_string(),
-                object: lon_path,
-                message: format!("has {} rows but {lat_path} has {}", lon.len(), lat.len()),
-            });
-        }
-        if lat.is_empty() {
-            counts.beams_empty += 1;
-            continue;
-        }
-        counts.beams_read += 1;
         kept.clear();
         for (i, (&la, &lo)) in lat.iter().zip(&lon).enumerate() {
             match ctx.hasher.hash(la, lo) {
