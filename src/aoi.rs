@@ -123,37 +123,29 @@ impl Aoi {
             .parse()
             .map_err(|e| invalid(format!("not GeoJSON: {e}")))?;
         let mut rings: Vec<Vec<(f64, f64)>> = Vec::new();
+        // The outer ring of each polygon, as (lon, lat) degrees.
+        let outer = |polygon: &geojson::PolygonType| -> Option<Vec<(f64, f64)>> {
+            polygon.first().map(|ring| {
+                ring.iter()
+                    .map(|c| {
+                        let at = |i: usize| c.get(i).copied().unwrap_or(f64::NAN);
+                        (at(0), at(1))
+                    })
+                    .collect()
+            })
+        };
         let mut add_geometry = |g: &geojson::Geometry| -> Result<(), AoiError> {
             match &g.value {
-                geojson::Value::Polygon(p) => {
-                    if let Some(outer) = p.first() {
-                        rings.push(
-                            outer
-                                .iter()
-                                .map(|c| (c[0], c.get(1).copied().unwrap_or(f64::NAN)))
-                                .collect(),
-                        );
-                    }
-                    Ok(())
+                geojson::Value::Polygon(p) => rings.extend(outer(p)),
+                geojson::Value::MultiPolygon(mp) => rings.extend(mp.iter().filter_map(outer)),
+                other => {
+                    return Err(invalid(format!(
+                        "geometry type {} is not a Polygon or MultiPolygon",
+                        other.type_name()
+                    )))
                 }
-                geojson::Value::MultiPolygon(mp) => {
-                    for p in mp {
-                        if let Some(outer) = p.first() {
-                            rings.push(
-                                outer
-                                    .iter()
-                                    .map(|c| (c[0], c.get(1).copied().unwrap_or(f64::NAN)))
-                                    .collect(),
-                            );
-                        }
-                    }
-                    Ok(())
-                }
-                other => Err(invalid(format!(
-                    "geometry type {} is not a Polygon or MultiPolygon",
-                    other.type_name()
-                ))),
             }
+            Ok(())
         };
         match &geojson {
             geojson::GeoJson::Geometry(g) => add_geometry(g)?,
@@ -256,6 +248,8 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("vertex (0, 95) is not a valid"), "{e}");
+        let e = Aoi::from_geojson("e.geojson", r#"{"type":"Polygon","coordinates":[[[],[1,0],[2,1],[]]]}"#, 6, Ellipsoid::Wgs84);
+        assert!(e.is_err(), "short positions are an error, not a panic");
         let e = Aoi::load("/nonexistent.geojson", 6, Ellipsoid::Wgs84)
             .unwrap_err()
             .to_string();
