@@ -248,7 +248,12 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("vertex (0, 95) is not a valid"), "{e}");
-        let e = Aoi::from_geojson("e.geojson", r#"{"type":"Polygon","coordinates":[[[],[1,0],[2,1],[]]]}"#, 6, Ellipsoid::Wgs84);
+        let e = Aoi::from_geojson(
+            "e.geojson",
+            r#"{"type":"Polygon","coordinates":[[[],[1,0],[2,1],[]]]}"#,
+            6,
+            Ellipsoid::Wgs84,
+        );
         assert!(e.is_err(), "short positions are an error, not a panic");
         let e = Aoi::load("/nonexistent.geojson", 6, Ellipsoid::Wgs84)
             .unwrap_err()

@@ -89,6 +89,26 @@ impl ByteSource for LocalFile {
     }
 }
 
+/// Open a granule by location.
+///
+/// Today a local path (optionally `file://`); `s3://` and `https://` locations are reported as
+/// not yet supported.
+///
+/// # Errors
+/// [`GranuleError::Open`] when the location cannot be opened.
+pub fn open_source(location: &str) -> Result<Arc<dyn ByteSource>, GranuleError> {
+    if let Some((scheme, _)) = location.split_once("://") {
+        if scheme != "file" {
+            return Err(GranuleError::Open {
+                granule: location.to_string(),
+                message: format!("{scheme}:// granules are not supported yet"),
+            });
+        }
+    }
+    let path = location.strip_prefix("file://").unwrap_or(location);
+    Ok(Arc::new(LocalFile::open(path)?))
+}
+
 /// A granule held in memory (the embedded demo data, tests).
 #[derive(Debug, Clone)]
 pub struct MemorySource {

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use zagg::aoi::Aoi;
 use zagg::config::{PipelineConfig, DEFAULT_CONFIG};
-use zagg::granule::{ByteSource, LocalFile};
+use zagg::granule::ByteSource;
 use zagg::run::{run_local, RunOptions};
 use zagg::shard::{process_shard, ShardContext};
 use zagg::store::Store;
@@ -53,9 +53,9 @@ enum Command {
         /// Shard: a morton id at the parent order (e.g. -5112333) or nested:ID.
         #[arg(long, allow_hyphen_values = true)]
         shard: String,
-        /// Granule files (HDF5).
+        /// Granules (HDF5): local paths.
         #[arg(long, num_args = 1.., required = true)]
-        granules: Vec<PathBuf>,
+        granules: Vec<String>,
         /// Store directory.
         #[arg(long)]
         store: PathBuf,
@@ -70,9 +70,9 @@ enum Command {
         after_help = "Examples:\n  zagg run                                  # the embedded demo granules, offline\n  zagg run --granules data/*.h5 --store out.zarr --jobs 2\n  zagg run --granules data/*.h5 --aoi basins\n  zagg run --granules data/*.h5 --aoi region.geojson --config sphere.yaml"
     )]
     Run {
-        /// Granule files (HDF5). Without it, the embedded demo granules are used.
+        /// Granules (HDF5): local paths. Without it, the embedded demo granules are used.
         #[arg(long, num_args = 1..)]
-        granules: Vec<PathBuf>,
+        granules: Vec<String>,
         /// Restrict to an area of interest: `basins` (the 27 Antarctic drainage basins) or a
         /// GeoJSON Polygon/MultiPolygon file.
         #[arg(long, value_name = "basins|FILE.geojson")]
@@ -97,10 +97,10 @@ fn load_config(arg: &ConfigArg) -> Result<Arc<PipelineConfig>> {
     Ok(Arc::new(PipelineConfig::load(&arg.config)?))
 }
 
-fn open_granules(paths: &[PathBuf]) -> Result<Vec<Arc<dyn ByteSource>>> {
-    paths
+fn open_granules(locations: &[String]) -> Result<Vec<Arc<dyn ByteSource>>> {
+    locations
         .iter()
-        .map(|p| Ok(Arc::new(LocalFile::open(p)?) as Arc<dyn ByteSource>))
+        .map(|l| Ok(zagg::granule::open_source(l)?))
         .collect()
 }
 
