@@ -52,18 +52,19 @@ check "checker self-test (SPEC golden rows, morton, hashing)" "$py" tests/python
 (cd "$work" && "$zagg" run --jobs 2) > "$work/demo.txt"
 cat "$work/demo.txt"
 demo_granules=(tests/data/demo/*.h5)
-check "demo store: independent recomputation (h5py + numpy)" \
-  "$py" tests/python/check_store.py --store "$work/zagg-demo.zarr" --granules "${demo_granules[@]}"
-check "demo store: zarr-python, xarray + xdggs" \
-  "$py" tests/python/check_xarray.py --store "$work/zagg-demo.zarr"
+check "demo store: independent recomputation of order 12 and the pyramid orders 11..6 (h5py + numpy)" \
+  "$py" tests/python/check_store.py --store "$work/zagg-demo.zarr" --granules "${demo_granules[@]}" \
+  --orders 12 11 10 9 8 7 6
+check "demo store: zarr-python, xarray + xdggs, every order" \
+  "$py" tests/python/check_xarray.py --store "$work/zagg-demo.zarr" --group all
 
 # 2. The two real ATL06 granules (used as they are).
 real=("$shared"/data/atl06-real/*.h5)
 "$zagg" run --granules "${real[@]}" --store "$work/real.zarr" --jobs 2
 check "real granules: independent recomputation" \
   "$py" tests/python/check_store.py --store "$work/real.zarr" --granules "${real[@]}"
-check "real granules: zarr-python, xarray + xdggs" \
-  "$py" tests/python/check_xarray.py --store "$work/real.zarr"
+check "real granules: zarr-python, xarray + xdggs, every order" \
+  "$py" tests/python/check_xarray.py --store "$work/real.zarr" --group all
 
 # 3. Sphere convention (the original's hashing) and the edge-case fixtures.
 sed 's/ellipsoid: WGS84 /ellipsoid: sphere /' config/atl06.yaml > "$work/sphere.yaml"
@@ -71,8 +72,8 @@ fx=(tests/data/fixtures/pole_and_antimeridian.h5 tests/data/fixtures/nan_inf.h5 
 "$zagg" run --granules "${fx[@]}" --store "$work/sphere.zarr" --config "$work/sphere.yaml" --jobs 2
 check "sphere convention, pole/antimeridian/NaN fixtures: independent recomputation" \
   "$py" tests/python/check_store.py --store "$work/sphere.zarr" --ellipsoid sphere --granules "${fx[@]}"
-check "sphere convention: xarray + xdggs" \
-  "$py" tests/python/check_xarray.py --store "$work/sphere.zarr"
+check "sphere convention: xarray + xdggs, every order" \
+  "$py" tests/python/check_xarray.py --store "$work/sphere.zarr" --group all
 
 "$zagg" run --granules "${fx[@]}" --store "$work/fixtures.zarr" --jobs 2
 check "WGS84, pole/antimeridian/NaN fixtures: independent recomputation" \

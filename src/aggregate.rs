@@ -65,6 +65,16 @@ impl PointBuffer {
     pub fn n_columns(&self) -> usize {
         self.columns.len()
     }
+
+    /// Leaf cell of each row, as an offset from the shard's first leaf.
+    pub fn leaves(&self) -> &[u32] {
+        &self.leaf
+    }
+
+    /// Values of column `i` (in [`PipelineConfig::used_columns`] order), one per row.
+    pub fn column(&self, i: usize) -> &[f64] {
+        self.columns.get(i).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// The weight of a row: `None` when the value cannot be a weight (the row is then dropped).
@@ -79,7 +89,7 @@ pub fn weight(transform: WeightTransform, x: f64) -> Option<f64> {
 
 /// One variable's reduction, with columns resolved to indices into the [`PointBuffer`].
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Op {
+pub(crate) enum Op {
     Count,
     Sum(usize),
     Min(usize),
@@ -188,11 +198,18 @@ impl Aggregator {
             .all(|&(c, t)| weight(t, values[c]).is_some())
     }
 
-    /// Compute every variable for every leaf cell of the shard.
-    ///
-    /// Rows are bucketed by leaf with a counting sort (O(n + cells)); each cell's statistics
-    /// are then computed from its contiguous slice.
-    pub fn aggregate(&self, points: &PointBuffer) -> ShardStats {
+    /// The configured reductions, in config order.
+    pub(crate) fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// For each column, the quantile variables on it: (variable index, q).
+    pub(crate) fn quantile_ops(&self) -> &[Vec<(usize, f64)>] {
+        &self.quantiles
+    }
+
+    /// Group the rows of a shard by leaf cell with a counting sort (O(n + cells)).
+    pub fn bucket(&self, points: &PointBuffer) -> Bucketed {
         let n_cells = self.cells_per_shard;
         let mut counts = vec![0u32; n_cells];
         for &leaf in &points.leaf {
@@ -212,12 +229,34 @@ impl Aggregator {
             order[*slot] = row as u32;
             *slot += 1;
         }
-        let sorted: Vec<Vec<f64>> = points
+        let columns: Vec<Vec<f64>> = points
             .columns
             .iter()
             .map(|col| order.iter().map(|&r| col[r as usize]).collect())
             .collect();
+        Bucketed {
+            counts,
+            starts,
+            columns,
+        }
+    }
 
+    /// Compute every variable for every leaf cell of the shard.
+    ///
+    /// Rows are bucketed by leaf with a counting sort (O(n + cells)); each cell's statistics
+    /// are then computed from its contiguous slice.
+    pub fn aggregate(&self, points: &PointBuffer) -> ShardStats {
+        self.aggregate_bucketed(&self.bucket(points))
+    }
+
+    /// Compute every variable for every leaf cell from rows already grouped by [`Aggregator::bucket`].
+    pub fn aggregate_bucketed(&self, bucketed: &Bucketed) -> ShardStats {
+        let n_cells = self.cells_per_shard;
+        let Bucketed {
+            counts,
+            starts,
+            columns: sorted,
+        } = bucketed;
         let mut values = vec![vec![f64::NAN; n_cells]; self.ops.len()];
         let mut scratch = Vec::new();
         let mut q_out = Vec::new();
@@ -257,15 +296,31 @@ impl Aggregator {
                 }
             }
         }
-        ShardStats { counts, values }
+        ShardStats {
+            counts: counts.clone(),
+            values,
+        }
     }
 }
 
-fn mean(x: &[f64]) -> f64 {
+/// The rows of one shard grouped by leaf cell: the rows of leaf `i` (an offset from the
+/// shard's first leaf) are `starts[i]..starts[i + 1]` of every column. Because the leaves of a
+/// coarser cell are contiguous, so are its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucketed {
+    /// Rows per leaf cell.
+    pub counts: Vec<u32>,
+    /// Start of each leaf's rows, plus the total at the end (`counts.len() + 1` entries).
+    pub starts: Vec<usize>,
+    /// The used columns, rows sorted by leaf cell (stable within a cell).
+    pub columns: Vec<Vec<f64>>,
+}
+
+pub(crate) fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len() as f64
 }
 
-fn weighted_mean(x: &[f64], w: &[f64], t: WeightTransform) -> f64 {
+pub(crate) fn weighted_mean(x: &[f64], w: &[f64], t: WeightTransform) -> f64 {
     let (mut swx, mut sw) = (0.0, 0.0);
     for (&x, &w) in x.iter().zip(w) {
         if let Some(w) = weight(t, w) {
@@ -277,7 +332,7 @@ fn weighted_mean(x: &[f64], w: &[f64], t: WeightTransform) -> f64 {
 }
 
 /// Population variance (ddof = 0), two-pass for accuracy.
-fn variance(x: &[f64]) -> f64 {
+pub(crate) fn variance(x: &[f64]) -> f64 {
     let m = mean(x);
     x.iter().map(|&v| (v - m) * (v - m)).sum::<f64>() / x.len() as f64
 }

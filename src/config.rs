@@ -120,6 +120,22 @@ pub struct GridConfig {
     /// hashes the latitude as given, like the original Python zagg.
     #[serde(default)]
     pub ellipsoid: Ellipsoid,
+    /// Coarser orders written besides the leaf order (the multi-resolution pyramid), each in
+    /// `parent_order..leaf_order`, e.g. `[11, 10, 9, 8, 7, 6]`. Each shard computes them from
+    /// its own leaf statistics with exact merges and writes one chunk per order. Empty or
+    /// absent: only the leaf order is written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pyramid: Vec<u8>,
+}
+
+impl GridConfig {
+    /// Every order written, finest first: the leaf order, then the pyramid orders descending.
+    pub fn orders(&self) -> Vec<u8> {
+        let mut coarse = self.pyramid.clone();
+        coarse.sort_unstable_by(|a, b| b.cmp(a));
+        coarse.dedup();
+        std::iter::once(self.leaf_order).chain(coarse).collect()
+    }
 }
 
 /// The output variables, written in the order given.
@@ -501,6 +517,24 @@ impl PipelineConfig {
             ));
         }
 
+        let mut seen_orders = BTreeSet::new();
+        for (i, &order) in g.pyramid.iter().enumerate() {
+            let key = format!("grid.pyramid[{i}]");
+            if order >= g.leaf_order || order < g.parent_order {
+                return Err(bad(
+                    key,
+                    format!(
+                        "order {order} is outside {}..={}: pyramid orders lie between grid.parent_order and grid.leaf_order (exclusive), so each coarse cell lies in one shard",
+                        g.parent_order,
+                        g.leaf_order.saturating_sub(1)
+                    ),
+                ));
+            }
+            if !seen_orders.insert(order) {
+                return Err(bad(key, format!("order {order} is listed twice")));
+            }
+        }
+
         let vars = &self.aggregation.variables;
         if vars.is_empty() {
             return Err(bad(
@@ -728,6 +762,7 @@ mod tests {
         assert_eq!(c.grid.parent_order, 6);
         assert_eq!(c.grid.leaf_order, 12);
         assert_eq!(c.grid.ellipsoid, Ellipsoid::Wgs84);
+        assert_eq!(c.grid.orders(), [12, 11, 10, 9, 8, 7, 6]);
         assert_eq!(c.used_columns(), ["h_li", "h_li_sigma"]);
     }
 
@@ -779,12 +814,15 @@ mod tests {
             ("    count:\n      reduce: count\n", "    count:\n      reduce: count\n      column: h_li\n", "aggregation.variables.count.column: \"h_li\" is not used by reduction count"),
             ("    count:\n      reduce: count\n", "    cell_ids:\n      reduce: count\n", "aggregation.variables.cell_ids: \"cell_ids\" is reserved"),
             ("    count:\n      reduce: count\n", "    9count:\n      reduce: count\n", "aggregation.variables.9count: \"9count\" is not a valid name"),
-            ("      weight: { column: h_li_sigma, transform: inverse_square }\n    h_sigma", "    h_sigma", "aggregation.variables.h_mean.weight: reduction weighted_mean needs a weight"),
-            ("transform: inverse_square }\n    h_variance", "transform: square }\n    h_variance", "aggregation.variables.h_sigma.weight.transform: unknown weight transform \"square\""),
+            ("      weight: { column: h_li_sigma, transform: inverse_square }\n      units: m\n      long_name: inverse", "      units: m\n      long_name: inverse", "aggregation.variables.h_mean.weight: reduction weighted_mean needs a weight"),
+            ("transform: inverse_square }\n      units: m\n      long_name: standard", "transform: square }\n      units: m\n      long_name: standard", "aggregation.variables.h_sigma.weight.transform: unknown weight transform \"square\""),
             ("leaf_order: 12", "leaf_order: 19", "grid.leaf_order: 19 is above the deepest supported order 18"),
             ("leaf_order: 12", "leaf_order: 5", "grid.parent_order: 6 is deeper than grid.leaf_order 5"),
             ("leaf_order: 12", "leaf_order: -1", "grid.leaf_order: invalid type: integer `-1`, expected u8"),
             ("parent_order: 6", "parent_order: 1", "grid.parent_order: 1 is more than 10 orders above"),
+            ("pyramid: [11,", "pyramid: [12,", "grid.pyramid[0]: order 12 is outside 6..=11"),
+            ("pyramid: [11, 10,", "pyramid: [5, 10,", "grid.pyramid[0]: order 5 is outside 6..=11"),
+            ("pyramid: [11, 10,", "pyramid: [10, 10,", "grid.pyramid[1]: order 10 is listed twice"),
             ("ellipsoid: WGS84", "ellipsoid: GRS80", "grid.ellipsoid: unknown variant `GRS80`"),
             ("beams: [gt1l, gt1r,", "beams: [gt1l, gt1l,", "source.beams[1]: \"gt1l\" is listed twice"),
             ("beams: [gt1l, gt1r, gt2l, gt2r, gt3l, gt3r]", "beams: []", "source.beams: at least one beam is required"),

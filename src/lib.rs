@@ -13,6 +13,8 @@ pub mod config;
 pub mod demo;
 pub mod granule;
 pub mod grid;
+pub mod pyramid;
+pub mod reader;
 pub mod run;
 pub mod shard;
 pub mod store;

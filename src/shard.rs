@@ -225,10 +225,20 @@ pub fn process_shard(
             }
         }
     }
-    let stats = ctx.aggregator.aggregate(&points);
-    store
-        .write_shard(config, shard, &stats)
-        .map_err(|source| ShardError::Store { shard, source })?;
+    // The leaf order and every pyramid order, merged from the leaves (crate::pyramid).
+    let bucketed = ctx.aggregator.bucket(&points);
+    let levels = crate::pyramid::shard_levels(
+        &ctx.aggregator,
+        &bucketed,
+        config.grid.leaf_order,
+        &config.grid.orders(),
+    );
+    for level in &levels {
+        store
+            .write_shard_order(config, level.order, shard, &level.stats)
+            .map_err(|source| ShardError::Store { shard, source })?;
+    }
+    let stats = &levels[0].stats;
     let status = if stats.observations() > 0 {
         ShardStatus::Ok
     } else if !granules.is_empty() && failures.len() == granules.len() {

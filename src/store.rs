@@ -1,11 +1,12 @@
 //! The output store: one Zarr v3 hierarchy per run (SPEC §5).
 //!
 //! Layout: root group (attribute `zagg` records the version, the config and the orders),
-//! one child group per leaf order (`12`) with the DGGS convention attributes, and in it the
-//! 1-D arrays `cell_ids`, `morton` and the configured variables, all over the dimension
-//! `cells` of the full sphere (`12·4^leaf_order`), chunked by shard (`4^(leaf-parent)`), so the
-//! chunk index of a shard is its nested id at the parent order and a shard writes exactly
-//! one chunk per array. Chunks whose values all equal the fill value are not written.
+//! one child group per order — the leaf order (`12`) and the pyramid orders of
+//! `grid.pyramid` (`11` … `6`) — with the DGGS convention attributes, and in each the 1-D
+//! arrays `cell_ids`, `morton` and the configured variables, all over the dimension `cells`
+//! of the full sphere (`12·4^order`), chunked by shard (`4^(order-parent)`), so the chunk
+//! index of a shard is its nested id at the parent order and a shard writes exactly one
+//! chunk per array per order. Chunks whose values all equal the fill value are not written.
 //!
 //! The storage is any `zarrs` readable/writable/listable store: a local directory now, S3
 //! through `zarrs_object_store` later; nothing here depends on which.
@@ -99,7 +100,7 @@ pub struct WriteSummary {
     pub chunks_written: usize,
 }
 
-/// The DGGS convention attributes of a leaf-order group (SPEC §5).
+/// The DGGS convention attributes of the group of one order (SPEC §5).
 pub fn dggs_attributes(order: u8, ellipsoid: Ellipsoid) -> Map<String, Value> {
     let ellipsoid = match ellipsoid {
         Ellipsoid::Wgs84 => json!({
@@ -157,7 +158,12 @@ impl Store {
         &self.location
     }
 
-    fn io(&self, action: impl Into<String>, e: impl std::fmt::Display) -> StoreError {
+    /// The underlying zarrs storage (for the readers in [`crate::reader`]).
+    pub(crate) fn storage(&self) -> &ReadableWritableListableStorage {
+        &self.storage
+    }
+
+    pub(crate) fn io(&self, action: impl Into<String>, e: impl std::fmt::Display) -> StoreError {
         StoreError::Io {
             store: self.location.clone(),
             action: action.into(),
@@ -165,24 +171,25 @@ impl Store {
         }
     }
 
-    fn group_path(config: &PipelineConfig) -> String {
-        format!("/{}", config.grid.leaf_order)
+    fn group_path(order: u8) -> String {
+        format!("/{order}")
     }
 
-    fn array_path(config: &PipelineConfig, name: &str) -> String {
-        format!("/{}/{name}", config.grid.leaf_order)
+    fn array_path(order: u8, name: &str) -> String {
+        format!("/{order}/{name}")
     }
 
     /// The root `zagg` attribute recorded by the template.
     fn root_attribute(config: &PipelineConfig) -> Value {
         json!({
             "version": env!("CARGO_PKG_VERSION"),
-            "orders": [config.grid.leaf_order],
+            "orders": config.grid.orders(),
             "config": config,
         })
     }
 
-    /// Create the root group, the leaf-order group and every array (metadata only).
+    /// Create the root group, one group per order (the leaf order and the pyramid orders) and
+    /// every array in each (metadata only).
     ///
     /// Idempotent: on a store that already has the same template this does nothing; a store
     /// made with another config is refused, so data already written is never mixed.
@@ -201,20 +208,22 @@ impl Store {
             .map_err(|e| self.io("create root group", e))?;
         root.attributes_mut()
             .insert("zagg".into(), Self::root_attribute(config));
-        let mut group = GroupBuilder::new()
-            .build(self.storage.clone(), &Self::group_path(config))
-            .map_err(|e| self.io("create group", e))?;
-        *group.attributes_mut() = dggs_attributes(config.grid.leaf_order, config.grid.ellipsoid);
-        group
-            .store_metadata()
-            .map_err(|e| self.io("write group metadata", e))?;
+        for order in config.grid.orders() {
+            let mut group = GroupBuilder::new()
+                .build(self.storage.clone(), &Self::group_path(order))
+                .map_err(|e| self.io(format!("create group {order}"), e))?;
+            *group.attributes_mut() = dggs_attributes(order, config.grid.ellipsoid);
+            group
+                .store_metadata()
+                .map_err(|e| self.io(format!("write metadata of group {order}"), e))?;
 
-        for (name, array) in self.build_arrays(config)? {
-            array
-                .store_metadata_opt(
-                    &ArrayMetadataOptions::default().with_include_zarrs_metadata(false),
-                )
-                .map_err(|e| self.io(format!("write metadata of array {name}"), e))?;
+            for (name, array) in self.build_arrays(config, order)? {
+                array
+                    .store_metadata_opt(
+                        &ArrayMetadataOptions::default().with_include_zarrs_metadata(false),
+                    )
+                    .map_err(|e| self.io(format!("write metadata of array {order}/{name}"), e))?;
+            }
         }
         // The root goes last: a store with a root `zagg` attribute has a complete template.
         root.store_metadata()
@@ -225,10 +234,10 @@ impl Store {
     fn build_arrays(
         &self,
         config: &PipelineConfig,
+        order: u8,
     ) -> Result<Vec<(String, StoreArray)>, StoreError> {
-        let leaf = config.grid.leaf_order;
-        let shape = vec![grid::n_cells(leaf)];
-        let chunk = vec![1u64 << (2 * u32::from(leaf - config.grid.parent_order))];
+        let shape = vec![grid::n_cells(order)];
+        let chunk = vec![1u64 << (2 * u32::from(order - config.grid.parent_order))];
         // `None` is uint64: the nested cell ids.
         let mut specs: Vec<ArraySpec> = vec![
             (
@@ -291,8 +300,8 @@ impl Store {
                 .attributes(attributes)
                 .bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(ZSTD_LEVEL, false))]);
             let array = builder
-                .build(self.storage.clone(), &Self::array_path(config, &name))
-                .map_err(|e| self.io(format!("define array {name}"), e))?;
+                .build(self.storage.clone(), &Self::array_path(order, &name))
+                .map_err(|e| self.io(format!("define array {order}/{name}"), e))?;
             out.push((name, array));
         }
         Ok(out)
@@ -330,7 +339,7 @@ impl Store {
         }
     }
 
-    /// Write one shard's chunks: `cell_ids`, `morton` and every variable.
+    /// Write one shard's chunks of the leaf order: `cell_ids`, `morton` and every variable.
     ///
     /// A shard without observations writes nothing, and erases chunks an earlier run may have
     /// left, so a rerun always leaves the same bytes. Empty cells get the fill value.
@@ -343,27 +352,56 @@ impl Store {
         shard: u64,
         stats: &ShardStats,
     ) -> Result<WriteSummary, StoreError> {
-        let leaf = config.grid.leaf_order;
-        let span = leaf - config.grid.parent_order;
-        let cells = grid::children(shard, config.grid.parent_order, leaf);
+        self.write_shard_order(config, config.grid.leaf_order, shard, stats)
+    }
+
+    /// Write one shard's chunks of the group `order` (the leaf order or a pyramid order):
+    /// `stats` holds one value per cell of the shard at that order, `4^(order − parent)`.
+    /// As [`Store::write_shard`], a shard without observations erases its chunks instead.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] naming the shard, the order and the array that could not be written.
+    pub fn write_shard_order(
+        &self,
+        config: &PipelineConfig,
+        order: u8,
+        shard: u64,
+        stats: &ShardStats,
+    ) -> Result<WriteSummary, StoreError> {
+        let parent_order = config.grid.parent_order;
+        let Some(span) = order.checked_sub(parent_order) else {
+            return Err(self.io(
+                format!("write shard {shard} at order {order}"),
+                format!("order {order} is coarser than the shard order {parent_order}"),
+            ));
+        };
+        let cells = grid::children(shard, parent_order, order);
         let n = stats.counts.len();
         let has_data = stats.counts.iter().any(|&c| c > 0);
         let mut summary = WriteSummary::default();
         let chunk = [shard];
         let open = |name: &str| {
-            Array::open(self.storage.clone(), &Self::array_path(config, name))
-                .map_err(|e| self.io(format!("open array {name} for shard {shard}"), e))
+            Array::open(self.storage.clone(), &Self::array_path(order, name))
+                .map_err(|e| self.io(format!("open array {order}/{name} for shard {shard}"), e))
         };
         let write_err = |name: &str, e: zarrs::array::ArrayError| {
             self.io(
                 format!(
-                    "write shard {shard} (order {}) array {name}",
+                    "write shard {shard} (order {}) array {order}/{name}",
                     config.grid.parent_order
                 ),
                 e,
             )
         };
-        debug_assert_eq!(n as u64, 1u64 << (2 * u32::from(span)));
+        if n as u64 != 1u64 << (2 * u32::from(span)) {
+            return Err(self.io(
+                format!("write shard {shard} at order {order}"),
+                format!(
+                    "{n} cell values given, the shard has {} cells at this order",
+                    1u64 << (2 * u32::from(span))
+                ),
+            ));
+        }
 
         if !has_data {
             // Nothing to write; erase what an earlier run may have left so reruns converge.
@@ -371,7 +409,7 @@ impl Store {
             for name in names.chain(["cell_ids", "morton"]) {
                 open(name)?
                     .erase_chunk(&chunk)
-                    .map_err(|e| self.io(format!("erase shard {shard} array {name}"), e))?;
+                    .map_err(|e| self.io(format!("erase shard {shard} array {order}/{name}"), e))?;
             }
             return Ok(summary);
         }
@@ -403,7 +441,7 @@ impl Store {
         let id_values: Vec<u64> = cells.clone().collect();
         let morton_values = id_values
             .iter()
-            .map(|&c| grid::nested_to_morton(c, leaf))
+            .map(|&c| grid::nested_to_morton(c, order))
             .collect::<Result<Vec<i64>, _>>()
             .map_err(|e| self.io(format!("morton ids of shard {shard}"), e))?;
         morton
@@ -415,25 +453,27 @@ impl Store {
         Ok(summary)
     }
 
-    /// Write the consolidated metadata of the whole hierarchy into the root `zarr.json`
-    /// (`kind: inline`, as zarr-python 3 writes and reads it).
+    /// Write the consolidated metadata of the whole hierarchy (every order's group and
+    /// arrays) into the root `zarr.json` (`kind: inline`, as zarr-python 3 writes and reads it).
     ///
     /// # Errors
     /// [`StoreError::NoTemplate`]/[`StoreError::ConfigMismatch`] as [`Store::check_template`];
     /// [`StoreError::Io`] when metadata cannot be read or written.
     pub fn consolidate(&self, config: &PipelineConfig) -> Result<(), StoreError> {
         self.check_template(config)?;
-        let order = config.grid.leaf_order.to_string();
-        let mut entries: Vec<String> = vec![order.clone()];
-        entries.push(format!("{order}/cell_ids"));
-        entries.push(format!("{order}/morton"));
-        entries.extend(
-            config
-                .aggregation
-                .variables
-                .keys()
-                .map(|k| format!("{order}/{k}")),
-        );
+        let mut entries: Vec<String> = Vec::new();
+        for order in config.grid.orders() {
+            entries.push(order.to_string());
+            entries.push(format!("{order}/cell_ids"));
+            entries.push(format!("{order}/morton"));
+            entries.extend(
+                config
+                    .aggregation
+                    .variables
+                    .keys()
+                    .map(|k| format!("{order}/{k}")),
+            );
+        }
         // Built by hand rather than through zarrs' HashMap so the bytes are the same every run.
         let mut metadata = Map::new();
         for path in entries {

@@ -39,6 +39,11 @@ Comparison rules (store values are float32):
   every float variable;
 * ``cell_ids`` of a written chunk must be the nested ids of that chunk and
   ``morton`` their morton codes (encoded here independently);
+* pyramid orders (``--orders``, default: those the root attribute
+  ``zagg.orders`` lists): the same statistics are recomputed at each coarser
+  order k from the raw points (cell = leaf cell >> 2*(leaf - k)) and compared
+  with group ``k`` under the same rules (a coarse chunk is 4**(k - parent)
+  cells, still one per shard);
 * chunk ``c`` of every array must be written exactly when shard ``c`` (the
   parent cell at ``--parent-order``) has at least one valid point
   (``--shards`` limits the comparison to given shards, e.g. for an AOI run).
@@ -507,18 +512,49 @@ def compare_shard(shard, arrays, written, expected, nb_cells, leaf_order, chunk,
             )
 
 
+def store_orders(store: str):
+    """The orders listed in the root attribute ``zagg.orders`` (None if absent)."""
+    try:
+        root = json.load(open(os.path.join(store, "zarr.json"), encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{store}: cannot read the root zarr.json: {exc}") from exc
+    orders = root.get("attributes", {}).get("zagg", {}).get("orders")
+    return [int(o) for o in orders] if isinstance(orders, list) else None
+
+
 def run_check(args) -> int:
     leaf, parent = args.leaf_order, args.parent_order
     if not (0 <= parent <= leaf <= 18):
         raise InputError("need 0 <= parent order <= leaf order <= 18")
-    chunk = 4 ** (leaf - parent)
-    n_cells = 12 * 4**leaf
-    group_name = str(leaf)
+    if not os.path.isdir(args.store):
+        raise InputError(f"{args.store}: not a directory (only local stores are supported)")
+    listed = store_orders(args.store)
+    orders = args.orders if args.orders is not None else (listed or [leaf])
+    if any(not parent <= o <= leaf for o in orders):
+        raise InputError(f"orders {orders} must lie in {parent}..={leaf}")
 
     stats = InputStats()
     cells, h, s, nb = read_granules(
         args.granules, leaf, parent, args.ellipsoid, set(args.quality_keep), stats, args.hash_convention
     )
+    status = 0
+    if args.orders is not None and listed is not None and sorted(listed) != sorted(args.orders):
+        print(f"RESULT: FAIL, the root attribute zagg.orders is {listed}, expected {args.orders}")
+        status = 1
+    for order in orders:
+        # Coarse order k: the cell of a point is its leaf cell's ancestor, computed here
+        # from the leaf hash of the raw point (never from the store's finer orders).
+        shift = np.uint64(2 * (leaf - order))
+        status |= check_order(args, order, stats, cells >> shift, h, s, nb)
+    return status
+
+
+def check_order(args, order, stats, cells, h, s, nb) -> int:
+    """Recompute every occupied cell at `order` from the points and compare with group `order`."""
+    leaf, parent = order, args.parent_order
+    chunk = 4 ** (leaf - parent)
+    n_cells = 12 * 4**leaf
+    group_name = str(leaf)
     agg = aggregate(cells, h, s)
     nb_cells = set(np.unique(cells[nb]).tolist())
 
@@ -534,8 +570,6 @@ def run_check(args) -> int:
         for shard, b, e in zip(expected_shards.tolist(), bounds, ends):
             by_shard[shard] = {k: agg[k][b:e] for k in keys}
 
-    if not os.path.isdir(args.store):
-        raise InputError(f"{args.store}: not a directory (only local stores are supported)")
     try:
         group = zarr.open_group(args.store, mode="r", path=group_name)
         arrays = {var: group[var] for var in ARRAYS}
@@ -712,6 +746,15 @@ def parse_args(argv=None):
     )
     p.add_argument("--leaf-order", type=int, default=12, help="HEALPix order of the cells (default 12)")
     p.add_argument("--parent-order", type=int, default=6, help="HEALPix order of the shards (default 6)")
+    p.add_argument(
+        "--orders",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="orders to check (the leaf order and pyramid orders, each recomputed from the raw "
+        "points: cell = leaf cell >> 2*(leaf - K)); also require the root attribute zagg.orders "
+        "to list exactly these; default: the orders that attribute lists",
+    )
     p.add_argument(
         "--quality-keep",
         type=int,

@@ -314,22 +314,52 @@ def main(argv=None):
         epilog="Example: check_xarray.py --store out.zarr --group 12 --ellipsoid WGS84",
     )
     p.add_argument("--store", required=True, help="path of the local Zarr v3 store (root directory)")
-    p.add_argument("--group", default="12", help="leaf group = HEALPix level of the cells (default 12)")
+    p.add_argument("--group", default="12",
+                   help="group = HEALPix level of the cells (default 12), or 'all': every order the root "
+                        "attribute zagg.orders lists (the leaf order and the pyramid orders), each checked "
+                        "in full, and the list must match the groups in the store")
     p.add_argument("--parent-order", type=int, default=6, help="shard order; chunk shape = 4**(level - parent) (default 6)")
     p.add_argument("--ellipsoid", choices=("WGS84", "sphere"),
                    help="also require this ellipsoid in the attributes (default: accept either, as stored)")
     args = p.parse_args(argv)
-    if not args.group.isdigit():
-        p.error("--group must be the level number, e.g. 12")
-    level = int(args.group)
-    if not 0 <= args.parent_order <= level <= 18:
-        p.error("need 0 <= parent order <= level <= 18")
-    chunk = 4 ** (level - args.parent_order)
-    store, group = args.store, args.group
+    if args.group != "all" and not args.group.isdigit():
+        p.error("--group must be the level number, e.g. 12, or all")
+    store = args.store
     if not os.path.isfile(os.path.join(store, "zarr.json")):
         print(f"FAIL {store}: no root zarr.json (not a Zarr v3 store)")
         return 1
+    if args.group != "all":
+        return check_group(args, args.group)
 
+    c = Checker()
+    root = load_json(os.path.join(store, "zarr.json"))
+    orders = root.get("attributes", {}).get("zagg", {}).get("orders")
+    if not c.check(isinstance(orders, list) and orders and all(isinstance(o, int) for o in orders),
+                   "root attribute zagg.orders lists the orders", orders):
+        return 1
+    c.check(orders == sorted(orders, reverse=True), "zagg.orders is finest first", orders)
+    present = sorted(int(n) for n in os.listdir(store)
+                     if n.isdigit() and os.path.isfile(os.path.join(store, n, "zarr.json")))
+    c.check(sorted(orders) == present, "zagg.orders equals the order groups in the store",
+            f"listed {orders}, present {present}")
+    consolidated = set((root.get("consolidated_metadata") or {}).get("metadata", {}))
+    stray = sorted(k for k in consolidated if k.split("/")[0] not in {str(o) for o in orders})
+    c.check(not stray, "consolidated metadata has no entry outside the listed orders", stray[:5])
+    status = 0 if not c.failures else 1
+    for order in orders:
+        print(f"=== order {order}")
+        status |= check_group(args, str(order))
+    print(f"store {store}: orders {orders}: " + ("all OK" if status == 0 else "FAIL"))
+    return status
+
+
+def check_group(args, group):
+    store = args.store
+    level = int(group)
+    if not 0 <= args.parent_order <= level <= 18:
+        print(f"FAIL need 0 <= parent order <= level <= 18, got level {level}")
+        return 1
+    chunk = 4 ** (level - args.parent_order)
     c = Checker()
     c.run("root consolidated metadata", check_consolidated, c, store, group)
     attrs = c.run("group attributes", lambda: load_json(os.path.join(store, group, "zarr.json")).get("attributes", {}))
