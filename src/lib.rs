@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod granule;
 pub mod grid;
+pub mod inspect;
 pub mod pyramid;
 pub mod reader;
 pub mod run;

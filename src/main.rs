@@ -1,6 +1,6 @@
 //! The `zagg` command: a thin dispatcher over the library.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -86,6 +86,21 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
         /// Print the run report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a store holds: shards, cells, observations per order, variable ranges and
+    /// NaN counts, layout checks and the last run report.
+    #[command(
+        after_help = "Examples:\n  zagg inspect zagg-demo.zarr\n  zagg inspect zagg-demo.zarr --order 9 --json\n\nExit code 1 if a layout or consistency check fails, 2 if the run report lists failed shards."
+    )]
+    Inspect {
+        /// Store directory.
+        store: PathBuf,
+        /// Order whose variables are summarised [default: the leaf order].
+        #[arg(long)]
+        order: Option<u8>,
+        /// Print the inspection as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -197,6 +212,31 @@ fn main() -> Result<()> {
                 println!("wrote        {}", shown.display());
             }
             if !report.shards_failed.is_empty() {
+                std::process::exit(2);
+            }
+        }
+        Command::Inspect { store, order, json } => {
+            if !store.join("zarr.json").is_file() {
+                bail!("{}: no zarr.json, not a Zarr store", store.display());
+            }
+            let store = Store::open_local(&store)?;
+            let inspection = zagg::inspect::inspect(&store, order)?;
+            let text = if json {
+                format!("{}\n", serde_json::to_string_pretty(&inspection)?)
+            } else {
+                inspection.to_text()
+            };
+            // A closed pipe (`zagg inspect … | head`) is not an error.
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e).context("write to stdout");
+                }
+            }
+            if !inspection.ok() {
+                std::process::exit(1);
+            }
+            if inspection.failed_shards() > 0 {
                 std::process::exit(2);
             }
         }

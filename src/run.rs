@@ -81,6 +81,9 @@ pub struct RunReport {
     pub requests: u64,
     /// Per-shard reports, by shard id.
     pub shard_reports: Vec<ShardReport>,
+    /// Orders written, finest first (the leaf order, then the pyramid orders).
+    #[serde(default)]
+    pub orders: Vec<u8>,
 }
 
 impl RunReport {
@@ -94,7 +97,8 @@ impl RunReport {
              observations {} in {} cells\n\
              dropped      {} quality, {} fill, {} non-finite, {} bad weight, {} bad position\n\
              read         {:.1} MB in {} requests\n\
-             wall time    {:.2} s\n",
+             orders       {}\n\
+             wall time    {:.2} s{}\n",
             self.store,
             self.granules,
             self.granules_failed.len(),
@@ -110,7 +114,11 @@ impl RunReport {
             c.invalid_positions,
             self.bytes_read as f64 / 1e6,
             self.requests,
+            format_orders(&self.orders),
             self.seconds,
+            self.slowest_shard()
+                .map(|r| format!(" (slowest shard {}: {:.2} s)", r.shard, r.seconds))
+                .unwrap_or_default(),
         );
         for f in &self.granules_failed {
             s.push_str(&format!("unreadable   {}\n", f.error));
@@ -119,6 +127,35 @@ impl RunReport {
             s.push_str(&format!("failed shard {}: {}\n", f.shard, f.error));
         }
         s
+    }
+}
+
+impl RunReport {
+    /// The shard that took longest, if any was processed.
+    pub fn slowest_shard(&self) -> Option<&ShardReport> {
+        self.shard_reports
+            .iter()
+            .max_by(|a, b| a.seconds.total_cmp(&b.seconds))
+    }
+}
+
+/// `12 (leaf), pyramid 11..6` style description of the orders written.
+fn format_orders(orders: &[u8]) -> String {
+    match orders {
+        [] => "-".into(),
+        [leaf] => format!("{leaf}"),
+        [leaf, rest @ ..] => {
+            let contiguous = rest.windows(2).all(|w| w[0] == w[1] + 1);
+            let pyramid = match (contiguous, rest.first(), rest.last()) {
+                (true, Some(a), Some(b)) if rest.len() > 1 => format!("{a}..{b}"),
+                _ => rest
+                    .iter()
+                    .map(u8::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            format!("{leaf} (leaf), pyramid {pyramid}")
+        }
     }
 }
 
@@ -303,6 +340,7 @@ pub fn run_local(
         bytes_read: 0,
         requests: 0,
         shard_reports: Vec::new(),
+        orders: config.grid.orders(),
     };
     for (shard, result) in results {
         match result {

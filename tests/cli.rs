@@ -185,7 +185,7 @@ fn a_failed_shard_sets_exit_code_2() {
 #[test]
 fn every_subcommand_has_help_with_examples() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for sub in ["run", "template", "process"] {
+    for sub in ["run", "template", "process", "inspect"] {
         let o = zagg(&[sub, "--help"], dir.path());
         assert!(o.status.success());
         assert!(text(&o).contains("zagg "), "{sub} help has no example");
