@@ -1,4 +1,4 @@
-//! Shard aggregation and shard extraction throughput.
+//! Shard aggregation (leaf order, and with the pyramid) and shard extraction throughput.
 //!
 //! `cargo bench --bench aggregate` — results and the machine are recorded in
 //! `docs/benchmarks.md`. Throughput is reported in points (rows) per second.
@@ -47,6 +47,26 @@ fn bench_aggregate(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("shard", n), &points, |b, p| {
             b.iter(|| black_box(agg.aggregate(black_box(p))))
+        });
+    }
+    group.finish();
+}
+
+/// The leaf order plus the six pyramid orders of the built-in config (11..6), as a shard
+/// computes them before writing.
+fn bench_pyramid(c: &mut Criterion) {
+    let config = PipelineConfig::builtin_default().expect("config");
+    let agg = Aggregator::new(&config);
+    let orders = config.grid.orders();
+    let mut group = c.benchmark_group("pyramid");
+    for n in [110_000usize, 400_000] {
+        let points = dense_shard(&agg, n);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("shard_levels", n), &points, |b, p| {
+            b.iter(|| {
+                let bucketed = agg.bucket(black_box(p));
+                black_box(zagg::pyramid::shard_levels(&agg, &bucketed, 12, &orders))
+            })
         });
     }
     group.finish();
@@ -113,5 +133,11 @@ fn bench_hash(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_aggregate, bench_extract, bench_hash);
+criterion_group!(
+    benches,
+    bench_aggregate,
+    bench_pyramid,
+    bench_extract,
+    bench_hash
+);
 criterion_main!(benches);

@@ -58,6 +58,17 @@ check "demo store: independent recomputation of order 12 and the pyramid orders 
 check "demo store: zarr-python, xarray + xdggs, every order" \
   "$py" tests/python/check_xarray.py --store "$work/zagg-demo.zarr" --group all
 
+# The README's look-at-the-result commands on the demo store: inspect passes its checks, the
+# map decodes with an independent PNG reader and shows coloured cells and a colour bar.
+check "demo store: zagg inspect (layout and consistency checks)" \
+  "$zagg" inspect "$work/zagg-demo.zarr"
+"$zagg" plot "$work/zagg-demo.zarr" --var h_mean -o "$work/map.png" --json > "$work/map.json"
+check "demo map: independent PNG decode, cells and colour bar" \
+  "$py" tests/python/check_png.py --png "$work/map.png" --layout "$work/map.json"
+"$zagg" plot "$work/zagg-demo.zarr" --var count --width 600 --height 480 -o "$work/count.png" --json > "$work/count.json"
+check "demo count map at an automatically coarser order" \
+  "$py" tests/python/check_png.py --png "$work/count.png" --layout "$work/count.json" --min-data 500
+
 # 2. The two real ATL06 granules (used as they are).
 real=("$shared"/data/atl06-real/*.h5)
 "$zagg" run --granules "${real[@]}" --store "$work/real.zarr" --jobs 2

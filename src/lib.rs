@@ -14,6 +14,7 @@ pub mod demo;
 pub mod granule;
 pub mod grid;
 pub mod inspect;
+pub mod plot;
 pub mod pyramid;
 pub mod reader;
 pub mod run;

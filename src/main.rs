@@ -104,6 +104,47 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Draw one variable of a store on a polar stereographic map (PNG).
+    #[command(
+        after_help = "Examples:\n  zagg plot zagg-demo.zarr --var h_mean -o map.png\n  zagg plot zagg-demo.zarr --var count --order 10 -o count.png\n  zagg plot out.zarr --var h_sigma --aoi region.geojson --range 0 0.1 -o sigma.png\n\nWithout --order, the finest order whose cells are at least 1.5 pixels wide is drawn.\nDefault colours: heights viridis, spreads and uncertainties magma, counts cividis (log)."
+    )]
+    Plot {
+        /// Store directory.
+        store: PathBuf,
+        /// Variable to draw (e.g. h_mean, h_sigma, count).
+        #[arg(long = "var", value_name = "NAME")]
+        variable: String,
+        /// HEALPix order to draw (the leaf order or a pyramid order) [default: by map scale].
+        #[arg(long)]
+        order: Option<u8>,
+        /// Only shards in an area of interest: `basins` or a GeoJSON Polygon/MultiPolygon.
+        #[arg(long, value_name = "basins|FILE.geojson")]
+        aoi: Option<String>,
+        /// Output PNG [default: <VAR>.png].
+        #[arg(short = 'o', long = "output", value_name = "FILE.png")]
+        output: Option<PathBuf>,
+        /// Image width, pixels.
+        #[arg(long, default_value_t = 1200)]
+        width: u32,
+        /// Image height, pixels.
+        #[arg(long, default_value_t = 960)]
+        height: u32,
+        /// Colour map: viridis, magma or cividis [default: by variable].
+        #[arg(long, value_name = "NAME")]
+        cmap: Option<zagg::plot::Colormap>,
+        /// Logarithmic colour scale [default: for counts and variances].
+        #[arg(long, conflicts_with = "linear")]
+        log: bool,
+        /// Linear colour scale.
+        #[arg(long)]
+        linear: bool,
+        /// Colour-bar range [default: 1st to 99th percentile].
+        #[arg(long, num_args = 2, value_names = ["MIN", "MAX"], allow_hyphen_values = true)]
+        range: Option<Vec<f64>>,
+        /// Print where things are on the image (map, colour bar, projection) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the JSON Schema of the pipeline config.
     Schema,
 }
@@ -238,6 +279,59 @@ fn main() -> Result<()> {
             }
             if inspection.failed_shards() > 0 {
                 std::process::exit(2);
+            }
+        }
+        Command::Plot {
+            store,
+            variable,
+            order,
+            aoi,
+            output,
+            width,
+            height,
+            cmap,
+            log,
+            linear,
+            range,
+            json,
+        } => {
+            if !store.join("zarr.json").is_file() {
+                bail!("{}: no zarr.json, not a Zarr store", store.display());
+            }
+            let store = Store::open_local(&store)?;
+            let mut options = zagg::plot::PlotOptions::new(&variable);
+            if let Some(spec) = aoi {
+                let grid = zagg::plot::recorded_config(&store)?.grid;
+                options.aoi = Some(Aoi::load(&spec, grid.parent_order, grid.ellipsoid)?);
+            }
+            options.order = order;
+            options.width = width;
+            options.height = height;
+            options.colormap = cmap;
+            options.scale = match (log, linear) {
+                (true, _) => Some(zagg::plot::Scale::Log),
+                (_, true) => Some(zagg::plot::Scale::Linear),
+                _ => None,
+            };
+            options.range = range.map(|r| (r[0], r[1]));
+            let plot = zagg::plot::plot_store(&store, &options)?;
+            let output = output.unwrap_or_else(|| PathBuf::from(format!("{variable}.png")));
+            std::fs::write(&output, plot.png()?)
+                .with_context(|| format!("write {}", output.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plot.layout)?);
+            } else {
+                println!(
+                    "wrote {} ({}×{}, {} cells of order {}, {} in {:.6}..{:.6})",
+                    output.display(),
+                    plot.layout.width,
+                    plot.layout.height,
+                    plot.layout.cells,
+                    plot.layout.order,
+                    variable,
+                    plot.layout.range[0],
+                    plot.layout.range[1]
+                );
             }
         }
         Command::Schema => print!("{}", zagg::config::schema_json()),

@@ -355,6 +355,12 @@ pub fn inspect(store: &Store, order: Option<u8>) -> Result<Inspection, InspectEr
         );
     }
 
+    tracing::debug!(
+        store = store.location(),
+        checks = checks.0.len(),
+        failed = checks.0.iter().filter(|c| !c.ok).count(),
+        "inspected"
+    );
     Ok(Inspection {
         store: store.location().to_string(),
         zagg_version: zagg

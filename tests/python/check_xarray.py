@@ -28,9 +28,15 @@ restricted to those slices (decoding the whole dataset would load every cell id)
 
 Exit status: 0 if every check passes, 1 otherwise (each failure is printed).
 
+With ``--group all`` every order the root attribute ``zagg.orders`` lists (the
+leaf order and the pyramid orders) is checked in full, and that list must
+equal the order groups present, finest first, with no consolidated entry
+outside them.
+
 Example::
 
     check_xarray.py --store out.zarr --group 12
+    check_xarray.py --store out.zarr --group all
 """
 
 from __future__ import annotations
