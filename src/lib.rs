@@ -15,4 +15,5 @@ pub mod granule;
 pub mod grid;
 pub mod run;
 pub mod shard;
+pub mod source;
 pub mod store;

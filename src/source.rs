@@ -1,0 +1,713 @@
+//! Granules straight from the cloud: [`ByteSource`]s over S3 and HTTP(S) range requests.
+//!
+//! [`Cloud`] owns one small async runtime and one `object_store` client per bucket or host,
+//! built once and shared by every granule and shard. A [`RemoteObject`] is a granule read
+//! by byte ranges: the HDF5 reader asks for many small pieces, so reads go through a read
+//! plan that fetches whole blocks (default 1 MiB, the first one doubling as a speculative
+//! prefix read that also returns the object's size), coalesces missing blocks into runs,
+//! fetches the runs concurrently and keeps the blocks of the granule in memory until the
+//! granule is dropped. Requests and bytes are counted per granule.
+//!
+//! Retries (429 / 5xx / timeouts / resets, exponential backoff with jitter), per-request
+//! timeouts and the bounded number of in-flight requests come from [`CloudOptions`].
+//! Secrets are held in [`Secret`], whose `Debug` and `Display` never show the value.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::try_join_all;
+use object_store::aws::{AmazonS3Builder, AwsCredential};
+use object_store::http::HttpBuilder;
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, RetryConfig,
+    StaticCredentialProvider,
+};
+use tokio::sync::Semaphore;
+
+use crate::granule::{ByteSource, GranuleError, ReadSession};
+
+/// A secret string (token, key, password): shown as `***` in every `Debug` and `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret value; only for putting it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How S3 requests are signed.
+#[derive(Clone, Debug)]
+pub enum S3Auth {
+    /// The AWS default chain: environment (`AWS_ACCESS_KEY_ID`, …), web identity, ECS, IMDS.
+    DefaultChain,
+    /// Fixed keys, e.g. NSIDC temporary credentials.
+    Static {
+        /// Access key id.
+        key_id: String,
+        /// Secret access key.
+        secret_key: Secret,
+        /// Session token of temporary credentials.
+        token: Option<Secret>,
+    },
+    /// Unsigned requests (public buckets).
+    Anonymous,
+    /// Any object_store credential provider (e.g. refreshing NSIDC credentials).
+    Provider(object_store::aws::AwsCredentialProvider),
+}
+
+/// Settings of the cloud byte sources and stores.
+#[derive(Clone, Debug)]
+pub struct CloudOptions {
+    /// AWS region of the buckets (NSIDC's are in `us-west-2`).
+    pub region: String,
+    /// S3 endpoint for S3-compatible servers (path-style requests are then used).
+    pub endpoint: Option<String>,
+    /// Allow plain `http://` endpoints and granule URLs (local test servers).
+    pub allow_http: bool,
+    /// S3 request signing.
+    pub s3_auth: S3Auth,
+    /// Earthdata Login bearer token sent with `https://` granule reads.
+    pub https_token: Option<Secret>,
+    /// Timeout of one request, including reading its body.
+    pub request_timeout: Duration,
+    /// Retries of one request on 429, 5xx, timeouts and connection resets.
+    pub max_retries: usize,
+    /// Read granularity in bytes: every fetch is whole, aligned blocks.
+    pub block_size: u64,
+    /// Requests in flight at once, per [`Cloud`] (bounds a shard's concurrency).
+    pub max_in_flight: usize,
+}
+
+impl Default for CloudOptions {
+    fn default() -> Self {
+        Self {
+            region: "us-west-2".into(),
+            endpoint: None,
+            allow_http: false,
+            s3_auth: S3Auth::DefaultChain,
+            https_token: None,
+            request_timeout: Duration::from_secs(30),
+            max_retries: 8,
+            block_size: 1 << 20,
+            max_in_flight: 16,
+        }
+    }
+}
+
+impl CloudOptions {
+    /// Defaults overridden by the environment:
+    ///
+    /// - `AWS_REGION` / `AWS_DEFAULT_REGION`: region (default `us-west-2`);
+    /// - `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`): S3-compatible endpoint;
+    /// - `AWS_ALLOW_HTTP=true`: allow `http://`;
+    /// - `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: static keys
+    ///   (otherwise the default chain);
+    /// - `EARTHDATA_TOKEN`: bearer token for `https://` granules;
+    /// - `ZAGG_REQUEST_TIMEOUT_SECS`, `ZAGG_MAX_RETRIES`, `ZAGG_READ_BLOCK_BYTES`,
+    ///   `ZAGG_MAX_IN_FLIGHT`: the tunables of the same names above.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let num = |k: &str| var(k).and_then(|v| v.parse::<u64>().ok());
+        let mut o = Self::default();
+        if let Some(r) = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
+            o.region = r;
+        }
+        o.endpoint = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"));
+        o.allow_http =
+            var("AWS_ALLOW_HTTP").is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        if let (Some(key_id), Some(secret)) =
+            (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
+        {
+            o.s3_auth = S3Auth::Static {
+                key_id,
+                secret_key: Secret::new(secret),
+                token: var("AWS_SESSION_TOKEN").map(Secret::new),
+            };
+        }
+        o.https_token = var("EARTHDATA_TOKEN").map(Secret::new);
+        if let Some(s) = num("ZAGG_REQUEST_TIMEOUT_SECS") {
+            o.request_timeout = Duration::from_secs(s.max(1));
+        }
+        if let Some(n) = num("ZAGG_MAX_RETRIES") {
+            o.max_retries = n as usize;
+        }
+        if let Some(b) = num("ZAGG_READ_BLOCK_BYTES") {
+            o.block_size = b.max(4096);
+        }
+        if let Some(n) = num("ZAGG_MAX_IN_FLIGHT") {
+            o.max_in_flight = (n as usize).max(1);
+        }
+        o
+    }
+}
+
+/// Errors setting up cloud access.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    /// The async runtime could not start.
+    #[error("cannot start the I/O runtime: {0}")]
+    Runtime(String),
+    /// A location is not a valid `s3://` or `http(s)://` URL.
+    #[error("{location}: {message}")]
+    Location {
+        /// The location given.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A client could not be built.
+    #[error("{location}: cannot build a client: {message}")]
+    Client {
+        /// The location given.
+        location: String,
+        /// Cause.
+        message: String,
+    },
+}
+
+/// A parsed remote location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// `s3://bucket/key`.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key (may be empty for a bucket root).
+        key: String,
+    },
+    /// `https://host/path` or `http://host/path`.
+    Http {
+        /// `scheme://host[:port]`.
+        base: String,
+        /// Path after the host.
+        path: String,
+    },
+}
+
+impl Location {
+    /// Parse `s3://…`, `https://…` or `http://…`; `None` for anything else (a local path).
+    ///
+    /// # Errors
+    /// [`CloudError::Location`] for a remote scheme without a bucket or host.
+    pub fn parse(location: &str) -> Result<Option<Self>, CloudError> {
+        let bad = |m: &str| CloudError::Location {
+            location: location.to_string(),
+            message: m.to_string(),
+        };
+        if let Some(rest) = location.strip_prefix("s3://") {
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("no bucket name"));
+            }
+            return Ok(Some(Location::S3 {
+                bucket: bucket.to_string(),
+                key: key.trim_matches('/').to_string(),
+            }));
+        }
+        for scheme in ["https://", "http://"] {
+            if let Some(rest) = location.strip_prefix(scheme) {
+                let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+                if host.is_empty() {
+                    return Err(bad("no host name"));
+                }
+                return Ok(Some(Location::Http {
+                    base: format!("{scheme}{host}"),
+                    path: path.to_string(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Cloud access shared by a whole run: runtime, clients, request budget.
+pub struct Cloud {
+    /// The I/O runtime.
+    runtime: tokio::runtime::Runtime,
+    options: CloudOptions,
+    clients: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    in_flight: Arc<Semaphore>,
+}
+
+impl fmt::Debug for Cloud {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cloud")
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Cloud {
+    /// Start the I/O runtime (two worker threads).
+    ///
+    /// # Errors
+    /// [`CloudError::Runtime`] when the runtime cannot start.
+    pub fn new(options: CloudOptions) -> Result<Self, CloudError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("zagg-io")
+            .enable_all()
+            .build()
+            .map_err(|e| CloudError::Runtime(e.to_string()))?;
+        let in_flight = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
+        Ok(Self {
+            runtime,
+            options,
+            clients: Mutex::new(HashMap::new()),
+            in_flight,
+        })
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &CloudOptions {
+        &self.options
+    }
+
+    /// Run a future to completion on the I/O runtime (from synchronous code only).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// A handle to the I/O runtime.
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime.handle().clone()
+    }
+
+    fn client_options(&self) -> ClientOptions {
+        ClientOptions::new()
+            .with_allow_http(self.options.allow_http)
+            .with_timeout(self.options.request_timeout)
+            .with_connect_timeout(Duration::from_secs(10))
+    }
+
+    fn retry(&self) -> RetryConfig {
+        RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(15),
+                base: 2.0,
+            },
+            max_retries: self.options.max_retries,
+            retry_timeout: Duration::from_secs(180),
+        }
+    }
+
+    /// The client for a location (one per bucket or host, built once).
+    ///
+    /// # Errors
+    /// [`CloudError`] for a bad location or a client that cannot be built.
+    pub fn client(&self, location: &Location) -> Result<Arc<dyn ObjectStore>, CloudError> {
+        let key = match location {
+            Location::S3 { bucket, .. } => format!("s3://{bucket}"),
+            Location::Http { base, .. } => base.clone(),
+        };
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(&key) {
+            return Ok(c.clone());
+        }
+        let client_err = |e: object_store::Error| CloudError::Client {
+            location: key.clone(),
+            message: e.to_string(),
+        };
+        let client: Arc<dyn ObjectStore> = match location {
+            Location::S3 { bucket, .. } => {
+                let mut b = AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_region(&self.options.region)
+                    .with_client_options(self.client_options())
+                    .with_retry(self.retry());
+                if let Some(endpoint) = &self.options.endpoint {
+                    b = b
+                        .with_endpoint(endpoint)
+                        .with_virtual_hosted_style_request(false);
+                }
+                b = match &self.options.s3_auth {
+                    S3Auth::DefaultChain => {
+                        // Region/endpoint set above win over the environment's.
+                        let env = AmazonS3Builder::from_env();
+                        match (
+                            env.get_config_value(
+                                &object_store::aws::AmazonS3ConfigKey::AccessKeyId,
+                            ),
+                            env.get_config_value(
+                                &object_store::aws::AmazonS3ConfigKey::SecretAccessKey,
+                            ),
+                        ) {
+                            (Some(k), Some(s)) => {
+                                let token = env
+                                    .get_config_value(&object_store::aws::AmazonS3ConfigKey::Token);
+                                b.with_credentials(Arc::new(StaticCredentialProvider::new(
+                                    AwsCredential {
+                                        key_id: k,
+                                        secret_key: s,
+                                        token,
+                                    },
+                                )))
+                            }
+                            _ => b,
+                        }
+                    }
+                    S3Auth::Static {
+                        key_id,
+                        secret_key,
+                        token,
+                    } => {
+                        b.with_credentials(Arc::new(StaticCredentialProvider::new(AwsCredential {
+                            key_id: key_id.clone(),
+                            secret_key: secret_key.expose().to_string(),
+                            token: token.as_ref().map(|t| t.expose().to_string()),
+                        })))
+                    }
+                    S3Auth::Anonymous => b.with_skip_signature(true),
+                    S3Auth::Provider(p) => b.with_credentials(p.clone()),
+                };
+                Arc::new(b.build().map_err(client_err)?)
+            }
+            Location::Http { base, .. } => {
+                let mut options = self.client_options();
+                if let Some(token) = &self.options.https_token {
+                    let mut headers = object_store::HeaderMap::new();
+                    let mut value =
+                        object_store::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                            .map_err(|_| CloudError::Client {
+                                location: key.clone(),
+                                message: "the Earthdata token is not a valid HTTP header value"
+                                    .into(),
+                            })?;
+                    value.set_sensitive(true);
+                    headers.insert("authorization", value);
+                    options = options.with_default_headers(headers);
+                }
+                Arc::new(
+                    HttpBuilder::new()
+                        .with_url(base)
+                        .with_client_options(options)
+                        .with_retry(self.retry())
+                        .build()
+                        .map_err(client_err)?,
+                )
+            }
+        };
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// A granule by location: `s3://`, `https://`, `http://` (when allowed) or a local path.
+    /// Nothing is fetched until a granule is opened for reading ([`ByteSource::session`]);
+    /// a missing or forbidden object is then an error of that granule only.
+    ///
+    /// # Errors
+    /// [`GranuleError::Open`] naming the location: a malformed URL, `http://` when not
+    /// allowed, a client that cannot be built, or a local file that cannot be opened.
+    pub fn open(self: &Arc<Self>, location: &str) -> Result<Arc<dyn ByteSource>, GranuleError> {
+        let open_err = |message: String| GranuleError::Open {
+            granule: location.to_string(),
+            message,
+        };
+        let parsed = match Location::parse(location).map_err(|e| open_err(e.to_string()))? {
+            None => return crate::granule::open_source(location),
+            Some(l) => l,
+        };
+        if let Location::Http { base, .. } = &parsed {
+            if base.starts_with("http://") && !self.options.allow_http {
+                return Err(open_err(
+                    "plain http:// is not allowed (set AWS_ALLOW_HTTP=true for a local server)"
+                        .into(),
+                ));
+            }
+        }
+        let client = self.client(&parsed).map_err(|e| open_err(e.to_string()))?;
+        let key = match &parsed {
+            Location::S3 { key, .. } => key.clone(),
+            Location::Http { path, .. } => path.clone(),
+        };
+        let path = ObjectPath::from_url_path(&key).map_err(|e| open_err(e.to_string()))?;
+        Ok(Arc::new(RemoteObject {
+            name: location.to_string(),
+            cloud: self.clone(),
+            client,
+            path,
+        }))
+    }
+}
+
+/// A user-facing description of an object_store error, with the usual causes.
+fn describe_error(e: &object_store::Error) -> String {
+    match e {
+        object_store::Error::NotFound { .. } => {
+            "not found (404): the granule is gone or the URL is wrong".into()
+        }
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => {
+            format!("access denied (403): check the credentials (NSIDC S3 credentials work only in us-west-2; elsewhere read https:// with an Earthdata token): {e}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A granule in S3 or behind HTTP(S): a location and a client, nothing fetched.
+pub struct RemoteObject {
+    name: String,
+    cloud: Arc<Cloud>,
+    client: Arc<dyn ObjectStore>,
+    path: ObjectPath,
+}
+
+impl fmt::Debug for RemoteObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteObject")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl ByteSource for RemoteObject {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn session(&self) -> Result<Arc<dyn ReadSession>, GranuleError> {
+        let reader = BlockReader {
+            name: self.name.clone(),
+            cloud: self.cloud.clone(),
+            client: self.client.clone(),
+            path: self.path.clone(),
+            len: 0,
+            blocks: Mutex::new(BTreeMap::new()),
+            counters: Mutex::new((0, 0)),
+        };
+        let reader = self
+            .cloud
+            .block_on(reader.first_block())
+            .map_err(|e| GranuleError::Open {
+                granule: self.name.clone(),
+                message: describe_error(&e),
+            })?;
+        Ok(Arc::new(reader))
+    }
+}
+
+/// One reading of a remote granule: the read plan and the blocks fetched so far.
+struct BlockReader {
+    name: String,
+    cloud: Arc<Cloud>,
+    client: Arc<dyn ObjectStore>,
+    path: ObjectPath,
+    len: u64,
+    /// Fetched blocks by block index.
+    blocks: Mutex<BTreeMap<u64, Bytes>>,
+    /// (requests, bytes).
+    counters: Mutex<(u64, u64)>,
+}
+
+impl fmt::Debug for BlockReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockReader")
+            .field("name", &self.name)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockReader {
+    fn block(&self) -> u64 {
+        self.cloud.options.block_size
+    }
+
+    /// Fetch block 0 (the speculative prefix read) and learn the object's size from the same
+    /// response.
+    async fn first_block(mut self) -> Result<Self, object_store::Error> {
+        let _permit = self.cloud.in_flight.clone().acquire_owned().await;
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(0..self.block())),
+            ..GetOptions::default()
+        };
+        let result = self.client.get_opts(&self.path, options).await?;
+        self.len = result.meta.size;
+        let bytes = result.bytes().await?;
+        let expected = self.len.min(self.block());
+        if (bytes.len() as u64) < expected {
+            return Err(truncated(&self.path, 0, expected, bytes.len()));
+        }
+        *self.counters.get_mut().unwrap_or_else(|p| p.into_inner()) = (1, bytes.len() as u64);
+        self.blocks
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(0, bytes);
+        Ok(self)
+    }
+
+    /// Fetch the missing blocks among `first..=last`, coalesced into runs, concurrently.
+    async fn fetch(&self, first: u64, last: u64) -> Result<(), object_store::Error> {
+        let missing: Vec<u64> = {
+            let blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
+            (first..=last).filter(|b| !blocks.contains_key(b)).collect()
+        };
+        let mut runs: Vec<Range<u64>> = Vec::new();
+        for b in missing {
+            match runs.last_mut() {
+                Some(r) if r.end == b => r.end = b + 1,
+                _ => runs.push(b..b + 1),
+            }
+        }
+        let block = self.block();
+        let fetches = runs.into_iter().map(|run| {
+            let start = run.start * block;
+            let end = (run.end * block).min(self.len);
+            async move {
+                let _permit = self.cloud.in_flight.clone().acquire_owned().await;
+                let bytes = self.client.get_range(&self.path, start..end).await?;
+                if (bytes.len() as u64) < end - start {
+                    return Err(truncated(&self.path, start, end - start, bytes.len()));
+                }
+                Ok::<_, object_store::Error>((run, bytes))
+            }
+        });
+        let fetched = try_join_all(fetches).await?;
+        let mut blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        for (run, bytes) in fetched {
+            counters.0 += 1;
+            counters.1 += bytes.len() as u64;
+            for (i, b) in run.enumerate() {
+                let s = (i as u64 * block) as usize;
+                let e = (s + block as usize).min(bytes.len());
+                blocks.insert(b, bytes.slice(s..e));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn truncated(path: &ObjectPath, offset: u64, expected: u64, got: usize) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "zagg",
+        source: format!(
+            "truncated object {path}: expected {expected} bytes at offset {offset}, got {got}"
+        )
+        .into(),
+    }
+}
+
+impl ReadSession for BlockReader {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let end = offset
+            .checked_add(len as u64)
+            .filter(|&e| e <= self.len)
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "range {offset}+{len} past the end of {} ({} bytes)",
+                        self.name, self.len
+                    ),
+                )
+            })?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let block = self.block();
+        let (first, last) = (offset / block, (end - 1) / block);
+        self.cloud
+            .block_on(self.fetch(first, last))
+            .map_err(|e| std::io::Error::other(describe_error(&e)))?;
+        let blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::with_capacity(len);
+        for b in first..=last {
+            let data = blocks.get(&b).ok_or_else(|| {
+                std::io::Error::other(format!("block {b} of {} missing after fetch", self.name))
+            })?;
+            let block_start = b * block;
+            let s = offset.max(block_start) - block_start;
+            let e = end.min(block_start + data.len() as u64) - block_start;
+            out.extend_from_slice(&data[s as usize..e as usize]);
+        }
+        if out.len() != len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{}: truncated: read {} of {len} bytes at offset {offset}",
+                    self.name,
+                    out.len()
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn io(&self) -> Option<(u64, u64)> {
+        Some(*self.counters.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2-very-secret");
+        assert_eq!(format!("{s}"), "***");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        let auth = S3Auth::Static {
+            key_id: "AKIA".into(),
+            secret_key: Secret::new("hunter2-very-secret"),
+            token: Some(Secret::new("hunter2-token")),
+        };
+        let o = CloudOptions {
+            s3_auth: auth,
+            https_token: Some(Secret::new("hunter2-edl")),
+            ..CloudOptions::default()
+        };
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn locations_parse() {
+        assert_eq!(
+            Location::parse("s3://nsidc-cumulus-prod-protected/ATLAS/ATL06/006/x.h5").expect("ok"),
+            Some(Location::S3 {
+                bucket: "nsidc-cumulus-prod-protected".into(),
+                key: "ATLAS/ATL06/006/x.h5".into()
+            })
+        );
+        assert_eq!(
+            Location::parse("https://example.org/a/b.h5").expect("ok"),
+            Some(Location::Http {
+                base: "https://example.org".into(),
+                path: "a/b.h5".into()
+            })
+        );
+        assert_eq!(Location::parse("/data/a.h5").expect("ok"), None);
+        assert!(Location::parse("s3:///key").is_err());
+        assert!(Location::parse("https:///x").is_err());
+    }
+}
