@@ -10,6 +10,7 @@
 pub mod aggregate;
 pub mod aoi;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod granule;
 pub mod grid;

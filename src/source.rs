@@ -74,9 +74,12 @@ pub enum S3Auth {
     },
     /// Unsigned requests (public buckets).
     Anonymous,
-    /// Any object_store credential provider (e.g. refreshing NSIDC credentials).
+    /// Any object_store credential provider.
     Provider(object_store::aws::AwsCredentialProvider),
 }
+
+/// Buckets read with NSIDC's temporary credentials by default.
+pub const NSIDC_BUCKETS: &[&str] = &["nsidc-cumulus-prod-protected"];
 
 /// Settings of the cloud byte sources and stores.
 #[derive(Clone, Debug)]
@@ -87,8 +90,12 @@ pub struct CloudOptions {
     pub endpoint: Option<String>,
     /// Allow plain `http://` endpoints and granule URLs (local test servers).
     pub allow_http: bool,
-    /// S3 request signing.
+    /// S3 request signing (for buckets not in `nsidc_buckets`).
     pub s3_auth: S3Auth,
+    /// NSIDC temporary credentials, used for the buckets in `nsidc_buckets`.
+    pub nsidc: Option<Arc<crate::credentials::NsidcCredentials>>,
+    /// Buckets signed with the `nsidc` credentials.
+    pub nsidc_buckets: Vec<String>,
     /// Earthdata Login bearer token sent with `https://` granule reads.
     pub https_token: Option<Secret>,
     /// Timeout of one request, including reading its body.
@@ -108,6 +115,8 @@ impl Default for CloudOptions {
             endpoint: None,
             allow_http: false,
             s3_auth: S3Auth::DefaultChain,
+            nsidc: None,
+            nsidc_buckets: NSIDC_BUCKETS.iter().map(|b| (*b).to_string()).collect(),
             https_token: None,
             request_timeout: Duration::from_secs(30),
             max_retries: 8,
@@ -126,6 +135,10 @@ impl CloudOptions {
     /// - `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: static keys
     ///   (otherwise the default chain);
     /// - `EARTHDATA_TOKEN`: bearer token for `https://` granules;
+    /// - an Earthdata Login (`EARTHDATA_TOKEN`, `EARTHDATA_USERNAME`/`EARTHDATA_PASSWORD` or
+    ///   `~/.netrc`): NSIDC temporary credentials for the NSIDC buckets
+    ///   (`ZAGG_NSIDC_BUCKETS`, comma-separated, default `nsidc-cumulus-prod-protected`;
+    ///   endpoint `ZAGG_S3CREDENTIALS_URL`);
     /// - `ZAGG_REQUEST_TIMEOUT_SECS`, `ZAGG_MAX_RETRIES`, `ZAGG_READ_BLOCK_BYTES`,
     ///   `ZAGG_MAX_IN_FLIGHT`: the tunables of the same names above.
     pub fn from_env() -> Self {
@@ -148,6 +161,19 @@ impl CloudOptions {
             };
         }
         o.https_token = var("EARTHDATA_TOKEN").map(Secret::new);
+        if let Some(buckets) = var("ZAGG_NSIDC_BUCKETS") {
+            o.nsidc_buckets = buckets
+                .split(',')
+                .map(|b| b.trim().to_string())
+                .filter(|b| !b.is_empty())
+                .collect();
+        }
+        if let Some(login) = crate::credentials::EarthdataLogin::from_env() {
+            match crate::credentials::NsidcCredentials::new(login, None, None) {
+                Ok(p) => o.nsidc = Some(Arc::new(p)),
+                Err(e) => tracing::warn!(error = %e, "NSIDC credentials unavailable"),
+            }
+        }
         if let Some(s) = num("ZAGG_REQUEST_TIMEOUT_SECS") {
             o.request_timeout = Duration::from_secs(s.max(1));
         }
@@ -344,7 +370,16 @@ impl Cloud {
                         .with_endpoint(endpoint)
                         .with_virtual_hosted_style_request(false);
                 }
-                b = match &self.options.s3_auth {
+                let nsidc = self
+                    .options
+                    .nsidc
+                    .as_ref()
+                    .filter(|_| self.options.nsidc_buckets.iter().any(|n| n == bucket));
+                let auth = match nsidc {
+                    Some(p) => S3Auth::Provider(p.clone()),
+                    None => self.options.s3_auth.clone(),
+                };
+                b = match &auth {
                     S3Auth::DefaultChain => {
                         // Region/endpoint set above win over the environment's.
                         let env = AmazonS3Builder::from_env();

@@ -3,12 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::http::{ranged, serve, Response, Server};
 use common::*;
 use zagg::granule::ByteSource;
 use zagg::source::{Cloud, CloudOptions, S3Auth, Secret};
@@ -24,123 +22,31 @@ struct Faults {
     truncate: bool,
 }
 
-struct Server {
-    url: String,
-    requests: Arc<AtomicUsize>,
-}
-
-/// Serve `files` (name → bytes) on 127.0.0.1 with Range support; `token` is required as
+/// Serve `files` (name → bytes) with Range support; `token` is required as
 /// `Authorization: Bearer …` when given.
-fn serve(files: Vec<(String, Vec<u8>)>, token: Option<&str>, faults: Faults) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let requests = Arc::new(AtomicUsize::new(0));
-    let count = requests.clone();
-    let files = Arc::new(files);
+fn serve_files(files: Vec<(String, Vec<u8>)>, token: Option<&str>, faults: Faults) -> Server {
     let token = token.map(str::to_string);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let n = count.fetch_add(1, Ordering::SeqCst);
-            let files = files.clone();
-            let token = token.clone();
-            std::thread::spawn(move || {
-                let _ = handle(stream, &files, token.as_deref(), faults, n);
-            });
+    serve(move |req| {
+        if req.index < faults.fail_first {
+            return Response::new("503 Service Unavailable", "slow down");
         }
-    });
-    Server { url, requests }
-}
-
-fn handle(
-    mut stream: TcpStream,
-    files: &[(String, Vec<u8>)],
-    token: Option<&str>,
-    f: Faults,
-    n: usize,
-) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut range = None;
-    let mut auth = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
+        if req.index < faults.fail_first + faults.reset_first {
+            return Response::default();
         }
-        let lower = line.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("range: bytes=") {
-            let (a, b) = v.trim().split_once('-').unwrap_or(("0", ""));
-            range = Some((a.parse::<usize>().unwrap_or(0), b.parse::<usize>().ok()));
+        if let Some(t) = &token {
+            if req.headers.get("authorization") != Some(&format!("Bearer {t}")) {
+                return Response::new("403 Forbidden", "forbidden");
+            }
         }
-        if lower.starts_with("authorization:") {
-            auth = Some(line["authorization:".len()..].trim().to_string());
+        let name = req.path.trim_start_matches('/');
+        match files.iter().find(|(n, _)| n == name) {
+            None => Response::new("404 Not Found", "no such object"),
+            Some((_, data)) => Response {
+                truncate: faults.truncate,
+                ..ranged(req, data)
+            },
         }
-    }
-    let respond = |stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]| {
-        write!(
-            stream,
-            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
-            body.len()
-        )?;
-        stream.write_all(body)
-    };
-    if n < f.fail_first {
-        return respond(&mut stream, "503 Service Unavailable", "", b"slow down");
-    }
-    if n < f.fail_first + f.reset_first {
-        return Ok(()); // drop the connection
-    }
-    if let Some(t) = token {
-        if auth.as_deref() != Some(&format!("Bearer {t}")) {
-            return respond(&mut stream, "403 Forbidden", "", b"forbidden");
-        }
-    }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .trim_start_matches('/')
-        .to_string();
-    let Some((_, data)) = files.iter().find(|(name, _)| *name == path) else {
-        return respond(&mut stream, "404 Not Found", "", b"no such object");
-    };
-    let head = request_line.starts_with("HEAD");
-    let (start, end) = match range {
-        Some((a, b)) => (
-            a.min(data.len()),
-            b.map_or(data.len(), |b| (b + 1).min(data.len())),
-        ),
-        None => (0, data.len()),
-    };
-    let body = &data[start..end];
-    let headers = format!(
-        "Content-Range: bytes {start}-{}/{}\r\nAccept-Ranges: bytes\r\nLast-Modified: Wed, 01 Jan 2025 00:00:00 GMT\r\nETag: \"x\"\r\n",
-        end.saturating_sub(1),
-        data.len()
-    );
-    let status = if range.is_some() {
-        "206 Partial Content"
-    } else {
-        "200 OK"
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
-        body.len()
-    )?;
-    if head {
-        return Ok(());
-    }
-    if f.truncate {
-        stream.write_all(&body[..body.len() / 2])?;
-    } else {
-        stream.write_all(body)?;
-    }
-    let mut rest = Vec::new();
-    let _ = reader.read_to_end(&mut rest);
-    Ok(())
+    })
 }
 
 fn cloud(token: Option<&str>, retries: usize) -> Arc<Cloud> {
@@ -166,7 +72,7 @@ fn fixture_bytes(name: &str) -> (String, Vec<u8>) {
 #[test]
 fn http_reads_give_the_same_store_as_local_reads() {
     let names = ["libver_latest.h5", "pole_and_antimeridian.h5", "nan_inf.h5"];
-    let server = serve(
+    let server = serve_files(
         names.iter().map(|n| fixture_bytes(n)).collect(),
         Some("edl-token-123"),
         Faults::default(),
@@ -200,12 +106,12 @@ fn http_reads_give_the_same_store_as_local_reads() {
     for (k, v) in &ta {
         assert!(tb[k] == *v, "{k} differs between http and local reads");
     }
-    assert!(server.requests.load(Ordering::SeqCst) as u64 >= ra.requests);
+    assert!(server.requests() as u64 >= ra.requests);
 }
 
 #[test]
 fn retries_ride_out_503s_and_resets() {
-    let server = serve(
+    let server = serve_files(
         vec![fixture_bytes("libver_latest.h5")],
         None,
         Faults {
@@ -225,13 +131,13 @@ fn retries_ride_out_503s_and_resets() {
             .expect("read")
             .len() as u64
     );
-    assert!(server.requests.load(Ordering::SeqCst) >= 4);
+    assert!(server.requests() >= 4);
 }
 
 #[test]
 fn clear_errors_for_403_404_truncation_and_exhausted_retries() {
     let files = vec![fixture_bytes("libver_latest.h5")];
-    let server = serve(files.clone(), Some("right"), Faults::default());
+    let server = serve_files(files.clone(), Some("right"), Faults::default());
     let c = cloud(Some("wrong"), 0);
     let e = c
         .open(&format!("{}/libver_latest.h5", server.url))
@@ -254,7 +160,7 @@ fn clear_errors_for_403_404_truncation_and_exhausted_retries() {
         .to_string();
     assert!(e.contains("gone.h5: cannot open: not found (404)"), "{e}");
 
-    let truncating = serve(
+    let truncating = serve_files(
         files.clone(),
         None,
         Faults {
@@ -271,7 +177,7 @@ fn clear_errors_for_403_404_truncation_and_exhausted_retries() {
         .to_string();
     assert!(e.contains("libver_latest.h5: cannot open:"), "{e}");
 
-    let failing = serve(
+    let failing = serve_files(
         files,
         None,
         Faults {
@@ -290,11 +196,7 @@ fn clear_errors_for_403_404_truncation_and_exhausted_retries() {
         e.contains("503") || e.to_lowercase().contains("service unavailable"),
         "{e}"
     );
-    assert_eq!(
-        failing.requests.load(Ordering::SeqCst),
-        3,
-        "one try and two retries"
-    );
+    assert_eq!(failing.requests(), 3, "one try and two retries");
 }
 
 #[test]

@@ -51,7 +51,10 @@ fn create_bucket(name: &str) {
     .expect("write");
     let mut response = String::new();
     s.read_to_string(&mut response).expect("read");
-    assert!(response.starts_with("HTTP/1.1 200") || response.contains("BucketAlreadyOwnedByYou"), "{response}");
+    assert!(
+        response.starts_with("HTTP/1.1 200") || response.contains("BucketAlreadyOwnedByYou"),
+        "{response}"
+    );
 }
 
 fn client(cloud: &Cloud, bucket: &str) -> Arc<dyn ObjectStore> {
@@ -68,26 +71,47 @@ fn upload(cloud: &Cloud, bucket: &str, files: &[PathBuf]) -> Vec<String> {
     files
         .iter()
         .map(|f| {
-            let name = f.file_name().and_then(|n| n.to_str()).expect("name").to_string();
+            let name = f
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("name")
+                .to_string();
             let bytes = std::fs::read(f).expect("read");
             cloud
-                .block_on(c.put(&ObjectPath::from(format!("granules/{name}")), PutPayload::from(bytes)))
+                .block_on(c.put(
+                    &ObjectPath::from(format!("granules/{name}")),
+                    PutPayload::from(bytes),
+                ))
                 .expect("upload");
             format!("s3://{bucket}/granules/{name}")
         })
         .collect()
 }
 
-fn s3_tree(cloud: &Cloud, bucket: &str, prefix: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+fn s3_tree(
+    cloud: &Cloud,
+    bucket: &str,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
     let c = client(cloud, bucket);
     let listed: Vec<_> = cloud
-        .block_on(c.list(Some(&ObjectPath::from(prefix))).try_collect::<Vec<_>>())
+        .block_on(
+            c.list(Some(&ObjectPath::from(prefix)))
+                .try_collect::<Vec<_>>(),
+        )
         .expect("list");
     listed
         .into_iter()
         .map(|m| {
-            let key = m.location.as_ref().strip_prefix(&format!("{prefix}/")).expect("prefix").to_string();
-            let bytes = cloud.block_on(async { c.get(&m.location).await?.bytes().await }).expect("get");
+            let key = m
+                .location
+                .as_ref()
+                .strip_prefix(&format!("{prefix}/"))
+                .expect("prefix")
+                .to_string();
+            let bytes = cloud
+                .block_on(async { c.get(&m.location).await?.bytes().await })
+                .expect("get");
             (key, bytes.to_vec())
         })
         .collect()
@@ -108,7 +132,8 @@ fn s3_granules_and_s3_store_equal_local_ones() {
     files.sort();
     files.extend(real_granules());
     let urls = upload(&cloud, &bucket, &files);
-    let remote: Vec<Arc<dyn ByteSource>> = urls.iter().map(|u| cloud.open(u).expect("open")).collect();
+    let remote: Vec<Arc<dyn ByteSource>> =
+        urls.iter().map(|u| cloud.open(u).expect("open")).collect();
 
     let store_url = format!("s3://{bucket}/out/run.zarr");
     let store = Store::open(&store_url, Some(&cloud)).expect("s3 store");
@@ -123,16 +148,27 @@ fn s3_granules_and_s3_store_equal_local_ones() {
     assert_eq!(remote_report.counts, local_report.counts);
     assert!(remote_report.shards_failed.is_empty());
     // Few, large requests: every shard reads its granules in 1 MiB blocks.
-    assert!(remote_report.requests < local_report.requests / 20, "{} vs {}", remote_report.requests, local_report.requests);
+    assert!(
+        remote_report.requests < local_report.requests / 20,
+        "{} vs {}",
+        remote_report.requests,
+        local_report.requests
+    );
 
     let mut on_s3 = s3_tree(&cloud, &bucket, "out/run.zarr");
     let mut on_disk = tree(dir.path());
     on_s3.remove("run.json");
     on_disk.remove("run.json");
     assert!(on_s3.keys().any(|k| k.contains("/c/")));
-    assert_eq!(on_s3.keys().collect::<Vec<_>>(), on_disk.keys().collect::<Vec<_>>());
+    assert_eq!(
+        on_s3.keys().collect::<Vec<_>>(),
+        on_disk.keys().collect::<Vec<_>>()
+    );
     for (k, v) in &on_s3 {
-        assert!(on_disk[k] == *v, "{k} differs between the S3 and the local store");
+        assert!(
+            on_disk[k] == *v,
+            "{k} differs between the S3 and the local store"
+        );
     }
 }
 
@@ -144,11 +180,16 @@ fn missing_and_forbidden_objects_fail_only_their_granule() {
     create_bucket(&bucket);
     let urls = upload(&cloud, &bucket, &[fixture("libver_latest.h5")]);
     let good = cloud.open(&urls[0]).expect("open");
-    let gone = cloud.open(&format!("s3://{bucket}/granules/gone.h5")).expect("location");
+    let gone = cloud
+        .open(&format!("s3://{bucket}/granules/gone.h5"))
+        .expect("location");
     let dir = tempfile::tempdir().expect("tempdir");
     let report = run(config(), vec![good, gone], dir.path());
     assert_eq!(report.granules_failed.len(), 1);
     let e = &report.granules_failed[0].error;
-    assert!(e.contains("granules/gone.h5: cannot open: not found (404)"), "{e}");
+    assert!(
+        e.contains("granules/gone.h5: cannot open: not found (404)"),
+        "{e}"
+    );
     assert!(report.shards_ok >= 1);
 }
