@@ -193,3 +193,68 @@ fn missing_and_forbidden_objects_fail_only_their_granule() {
     );
     assert!(report.shards_ok >= 1);
 }
+
+#[test]
+#[ignore = "needs an S3 server: run by scripts/test-all.sh"]
+fn nsidc_buckets_are_read_with_nsidc_credentials_fetched_once() {
+    use common::http::{serve, Response};
+    // Stand-in for the s3credentials endpoint: moto accepts any key.
+    let endpoint_server = serve(|req| {
+        if req.headers.get("authorization").map(String::as_str) != Some("Bearer edl") {
+            return Response::new("401 Unauthorized", "no");
+        }
+        let expires =
+            (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M:%S+00:00");
+        Response::new(
+            "200 OK",
+            format!(
+                r#"{{"accessKeyId":"nsidc","secretAccessKey":"nsidc","sessionToken":"t","expiration":"{expires}"}}"#
+            ),
+        )
+    });
+    let provider = Arc::new(
+        zagg::credentials::NsidcCredentials::new(
+            zagg::credentials::EarthdataLogin::Token(Secret::new("edl")),
+            Some(format!("{}/s3credentials", endpoint_server.url)),
+            None,
+        )
+        .expect("provider"),
+    );
+    let bucket = format!("zagg-test-nsidc-{}", std::process::id());
+    create_bucket(&bucket);
+    let plain = cloud();
+    let urls = upload(
+        &plain,
+        &bucket,
+        &[
+            fixture("libver_latest.h5"),
+            fixture("pole_and_antimeridian.h5"),
+        ],
+    );
+    let options = CloudOptions {
+        endpoint: Some(endpoint()),
+        allow_http: true,
+        s3_auth: S3Auth::Anonymous,
+        nsidc: Some(provider.clone()),
+        nsidc_buckets: vec![bucket.clone()],
+        ..CloudOptions::default()
+    };
+    let nsidc_cloud = Arc::new(Cloud::new(options).expect("cloud"));
+    let granules: Vec<Arc<dyn ByteSource>> = urls
+        .iter()
+        .map(|u| nsidc_cloud.open(u).expect("open"))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = run(config(), granules, dir.path());
+    assert!(
+        report.granules_failed.is_empty(),
+        "{:?}",
+        report.granules_failed
+    );
+    assert!(report.shards_ok >= 2);
+    assert_eq!(
+        provider.fetches(),
+        1,
+        "credentials are fetched once and reused"
+    );
+}
