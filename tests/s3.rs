@@ -258,3 +258,91 @@ fn nsidc_buckets_are_read_with_nsidc_credentials_fetched_once() {
         "credentials are fetched once and reused"
     );
 }
+
+#[test]
+#[ignore = "needs an S3 server: run by scripts/test-all.sh"]
+fn faults_in_front_of_s3_change_nothing() {
+    use common::http::{relay, serve, Response};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let upstream = endpoint().trim_start_matches("http://").to_string();
+    let faults = Arc::new(AtomicUsize::new(0));
+    let injected = faults.clone();
+    // Deterministic faults by request number: 503 SlowDown, dropped connections, stalls.
+    let proxy = serve(move |req| {
+        let n = req.index;
+        if n % 7 == 3 {
+            injected.fetch_add(1, Ordering::SeqCst);
+            return Response::new(
+                "503 Service Unavailable",
+                "<Error><Code>SlowDown</Code></Error>",
+            );
+        }
+        if n % 11 == 5 {
+            injected.fetch_add(1, Ordering::SeqCst);
+            return Response::default();
+        }
+        if n % 13 == 7 {
+            injected.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(400));
+        }
+        relay(&upstream, req)
+    });
+    let bucket = format!("zagg-test-faults-{}", std::process::id());
+    create_bucket(&bucket);
+    let direct = cloud();
+    let files = [
+        fixture("libver_latest.h5"),
+        fixture("pole_and_antimeridian.h5"),
+        fixture("nan_inf.h5"),
+    ];
+    let urls = upload(&direct, &bucket, &files);
+
+    let options = CloudOptions {
+        endpoint: Some(proxy.url.clone()),
+        allow_http: true,
+        s3_auth: S3Auth::Static {
+            key_id: "testing".into(),
+            secret_key: Secret::new("testing"),
+            token: None,
+        },
+        block_size: 64 * 1024,
+        max_retries: 10,
+        ..CloudOptions::default()
+    };
+    let faulty = Arc::new(Cloud::new(options).expect("cloud"));
+    let granules: Vec<Arc<dyn ByteSource>> =
+        urls.iter().map(|u| faulty.open(u).expect("open")).collect();
+    let store_url = format!("s3://{bucket}/faulty.zarr");
+    let store = Store::open(&store_url, Some(&faulty)).expect("store");
+    let options = RunOptions {
+        jobs: 2,
+        aoi: None,
+        progress: false,
+    };
+    let report = run_local(config(), granules, &store, &options).expect("run through faults");
+    assert!(
+        report.granules_failed.is_empty() && report.shards_failed.is_empty(),
+        "{}",
+        report.summary()
+    );
+    assert!(
+        faults.load(Ordering::SeqCst) >= 5,
+        "only {} faults injected",
+        faults.load(Ordering::SeqCst)
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = run(config(), sources(&files), dir.path());
+    assert_eq!(report.counts, local.counts);
+    let mut on_s3 = s3_tree(&direct, &bucket, "faulty.zarr");
+    let mut on_disk = tree(dir.path());
+    on_s3.remove("run.json");
+    on_disk.remove("run.json");
+    assert_eq!(
+        on_s3.keys().collect::<Vec<_>>(),
+        on_disk.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &on_s3 {
+        assert!(on_disk[k] == *v, "{k} differs after faults");
+    }
+}

@@ -2,7 +2,7 @@
 //! by a handler. Enough for range GETs, redirects, cookies and fault injection.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,6 +19,8 @@ pub struct Request {
     pub headers: HashMap<String, String>,
     /// Index of this request since the server started (0-based).
     pub index: usize,
+    /// Body (from Content-Length).
+    pub body: Vec<u8>,
 }
 
 /// What to answer.
@@ -32,6 +34,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Send only the first half of the body (Content-Length stays full).
     pub truncate: bool,
+    /// Send these bytes verbatim instead (a relayed upstream response).
+    pub raw: Option<Vec<u8>>,
 }
 
 impl Response {
@@ -111,12 +115,23 @@ fn answer(
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
+    let length = headers
+        .get("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body)?;
     let response = handler(&Request {
         method: method.clone(),
         path,
         headers,
         index,
+        body,
     });
+    if let Some(raw) = &response.raw {
+        stream.write_all(raw)?;
+        return stream.flush();
+    }
     if response.status.is_empty() {
         return Ok(());
     }
@@ -172,4 +187,31 @@ pub fn ranged(request: &Request, data: &[u8]) -> Response {
     .header("Accept-Ranges: bytes")
     .header("Last-Modified: Wed, 01 Jan 2025 00:00:00 GMT")
     .header("ETag: \"fixture\"")
+}
+
+/// Relay a request to `upstream` (`host:port`) over a fresh connection and return its raw
+/// response (the upstream is asked to close the connection, so the response ends at EOF).
+pub fn relay(upstream: &str, req: &Request) -> Response {
+    let relayed = (|| -> std::io::Result<Vec<u8>> {
+        let mut s = TcpStream::connect(upstream)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(s, "{} {} HTTP/1.1\r\n", req.method, req.path)?;
+        for (k, v) in &req.headers {
+            if k != "connection" {
+                write!(s, "{k}: {v}\r\n")?;
+            }
+        }
+        write!(s, "connection: close\r\n\r\n")?;
+        s.write_all(&req.body)?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out)?;
+        Ok(out)
+    })();
+    match relayed {
+        Ok(raw) => Response {
+            raw: Some(raw),
+            ..Response::default()
+        },
+        Err(e) => Response::new("502 Bad Gateway", e.to_string()),
+    }
 }
