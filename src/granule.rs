@@ -213,6 +213,7 @@ impl Storage for CountingStorage {
 
     fn read_range(&self, offset: u64, len: usize) -> hdf5_reader::error::Result<StorageBuffer> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(offset, len, "granule read");
         let bytes = self.source.read_at(offset, len)?;
         self.counters
             .bytes

@@ -19,7 +19,7 @@ const DEMO_STORE: &str = "zagg-demo.zarr";
 /// ICESat-2 ATL06 land-ice heights → per-cell statistics on a HEALPix grid, in one Zarr v3
 /// store that xarray + xdggs open directly.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None, after_help = "Run `zagg run` with no arguments for the offline demo.\n\nEnvironment:\n  RUST_LOG                 logging (e.g. zagg=debug)\n  AWS_REGION               region of s3:// locations (default us-west-2)\n  AWS_ENDPOINT_URL         S3-compatible endpoint (path-style requests)\n  AWS_ALLOW_HTTP=true      allow http:// endpoints and granule URLs\n  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   S3 keys (else the default chain)\n  EARTHDATA_TOKEN          bearer token for https:// granules\n  ZAGG_REQUEST_TIMEOUT_SECS, ZAGG_MAX_RETRIES, ZAGG_READ_BLOCK_BYTES, ZAGG_MAX_IN_FLIGHT")]
+#[command(version, about, long_about = None, after_help = "Run `zagg run` with no arguments for the offline demo.\n\nEnvironment:\n  RUST_LOG                 logging (e.g. zagg=debug)\n  AWS_REGION               region of s3:// locations (default us-west-2)\n  AWS_ENDPOINT_URL         S3-compatible endpoint (path-style requests)\n  AWS_ALLOW_HTTP=true      allow http:// endpoints and granule URLs\n  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   S3 keys (else the default chain)\n  EARTHDATA_TOKEN          bearer token for https:// granules\n  ZAGG_REQUEST_TIMEOUT_SECS, ZAGG_MAX_RETRIES, ZAGG_MIN_FETCH_BYTES, ZAGG_MAX_FETCH_BYTES, ZAGG_MAX_IN_FLIGHT")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

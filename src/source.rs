@@ -3,10 +3,11 @@
 //! [`Cloud`] owns one small async runtime and one `object_store` client per bucket or host,
 //! built once and shared by every granule and shard. A [`RemoteObject`] is a granule read
 //! by byte ranges: the HDF5 reader asks for many small pieces, so reads go through a read
-//! plan that fetches whole blocks (default 1 MiB, the first one doubling as a speculative
-//! prefix read that also returns the object's size), coalesces missing blocks into runs,
-//! fetches the runs concurrently and keeps the blocks of the granule in memory until the
-//! granule is dropped. Requests and bytes are counted per granule.
+//! plan (`RangeReader`): a speculative first read that also returns the object's size, then
+//! fetches of only the missing bytes with an adaptive read-ahead (small after a jump, growing
+//! while reads are sequential), concurrent when one read has several gaps. What was fetched is
+//! kept for the reading session (one granule of one shard). Requests and bytes are counted
+//! per session.
 //!
 //! Retries (429 / 5xx / timeouts / resets, exponential backoff with jitter), per-request
 //! timeouts and the bounded number of in-flight requests come from [`CloudOptions`].
@@ -102,8 +103,11 @@ pub struct CloudOptions {
     pub request_timeout: Duration,
     /// Retries of one request on 429, 5xx, timeouts and connection resets.
     pub max_retries: usize,
-    /// Read granularity in bytes: every fetch is whole, aligned blocks.
-    pub block_size: u64,
+    /// Smallest fetch in bytes (read-ahead for the reader's small metadata reads); also the
+    /// size of the first, speculative read of a granule.
+    pub min_fetch: u64,
+    /// Largest read-ahead in bytes: sequential reads double the read-ahead up to this.
+    pub max_fetch: u64,
     /// Requests in flight at once, per [`Cloud`] (bounds a shard's concurrency).
     pub max_in_flight: usize,
 }
@@ -120,7 +124,8 @@ impl Default for CloudOptions {
             https_token: None,
             request_timeout: Duration::from_secs(30),
             max_retries: 8,
-            block_size: 1 << 20,
+            min_fetch: 64 << 10,
+            max_fetch: 8 << 20,
             max_in_flight: 16,
         }
     }
@@ -139,8 +144,8 @@ impl CloudOptions {
     ///   `~/.netrc`): NSIDC temporary credentials for the NSIDC buckets
     ///   (`ZAGG_NSIDC_BUCKETS`, comma-separated, default `nsidc-cumulus-prod-protected`;
     ///   endpoint `ZAGG_S3CREDENTIALS_URL`);
-    /// - `ZAGG_REQUEST_TIMEOUT_SECS`, `ZAGG_MAX_RETRIES`, `ZAGG_READ_BLOCK_BYTES`,
-    ///   `ZAGG_MAX_IN_FLIGHT`: the tunables of the same names above.
+    /// - `ZAGG_REQUEST_TIMEOUT_SECS`, `ZAGG_MAX_RETRIES`, `ZAGG_MIN_FETCH_BYTES`,
+    ///   `ZAGG_MAX_FETCH_BYTES`, `ZAGG_MAX_IN_FLIGHT`: the tunables of the same names above.
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let num = |k: &str| var(k).and_then(|v| v.parse::<u64>().ok());
@@ -180,8 +185,11 @@ impl CloudOptions {
         if let Some(n) = num("ZAGG_MAX_RETRIES") {
             o.max_retries = n as usize;
         }
-        if let Some(b) = num("ZAGG_READ_BLOCK_BYTES") {
-            o.block_size = b.max(4096);
+        if let Some(b) = num("ZAGG_MIN_FETCH_BYTES") {
+            o.min_fetch = b.max(4096);
+        }
+        if let Some(b) = num("ZAGG_MAX_FETCH_BYTES") {
+            o.max_fetch = b.max(o.min_fetch);
         }
         if let Some(n) = num("ZAGG_MAX_IN_FLIGHT") {
             o.max_in_flight = (n as usize).max(1);
@@ -525,112 +533,202 @@ impl ByteSource for RemoteObject {
     }
 
     fn session(&self) -> Result<Arc<dyn ReadSession>, GranuleError> {
-        let reader = BlockReader {
-            name: self.name.clone(),
-            cloud: self.cloud.clone(),
-            client: self.client.clone(),
-            path: self.path.clone(),
-            len: 0,
-            blocks: Mutex::new(BTreeMap::new()),
-            counters: Mutex::new((0, 0)),
+        let open_err = |e: object_store::Error| GranuleError::Open {
+            granule: self.name.clone(),
+            message: describe_error(&e),
         };
         let reader = self
             .cloud
-            .block_on(reader.first_block())
-            .map_err(|e| GranuleError::Open {
-                granule: self.name.clone(),
-                message: describe_error(&e),
-            })?;
+            .block_on(RangeReader::start(
+                self.name.clone(),
+                self.cloud.clone(),
+                self.client.clone(),
+                self.path.clone(),
+            ))
+            .map_err(open_err)?;
         Ok(Arc::new(reader))
     }
 }
 
-/// One reading of a remote granule: the read plan and the blocks fetched so far.
-struct BlockReader {
+/// One reading of a remote granule, and its read plan.
+///
+/// Fetched bytes are kept as non-overlapping segments. A read that is not fully held fetches
+/// its gaps, each extended by a read-ahead window: `min_fetch` after a jump, doubled (up to
+/// `max_fetch`) while reads continue where the last fetch ended. The HDF5 reader's many small
+/// metadata reads thus cost few requests, and a dataset read chunk after chunk (latitude,
+/// longitude, a shard's row range) turns into a few large requests, while chunks that are
+/// not needed are skipped.
+struct RangeReader {
     name: String,
     cloud: Arc<Cloud>,
     client: Arc<dyn ObjectStore>,
     path: ObjectPath,
     len: u64,
-    /// Fetched blocks by block index.
-    blocks: Mutex<BTreeMap<u64, Bytes>>,
-    /// (requests, bytes).
-    counters: Mutex<(u64, u64)>,
+    state: Mutex<ReadState>,
 }
 
-impl fmt::Debug for BlockReader {
+#[derive(Default)]
+struct ReadState {
+    /// Fetched bytes by start offset, non-overlapping.
+    segments: BTreeMap<u64, Bytes>,
+    /// End of the last fetch and the current read-ahead window.
+    last_end: u64,
+    window: u64,
+    requests: u64,
+    bytes: u64,
+}
+
+impl ReadState {
+    /// The parts of `start..end` not held, in order.
+    fn gaps(&self, start: u64, end: u64) -> Vec<Range<u64>> {
+        let mut gaps = Vec::new();
+        let mut at = start;
+        if let Some((&s, b)) = self.segments.range(..=start).next_back() {
+            at = at.max(s + b.len() as u64);
+        }
+        for (&s, b) in self.segments.range(start..end) {
+            if s > at {
+                gaps.push(at..s);
+            }
+            at = at.max(s + b.len() as u64);
+        }
+        if at < end {
+            gaps.push(at..end);
+        }
+        gaps
+    }
+
+    /// Start of the first segment after `offset` (where a fetch must stop).
+    fn next_start(&self, offset: u64) -> Option<u64> {
+        self.segments.range(offset + 1..).next().map(|(&s, _)| s)
+    }
+
+    /// Copy `start..end`, which must be held, into a vector.
+    fn copy(&self, start: u64, end: u64) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity((end - start) as usize);
+        let mut at = start;
+        let first = self
+            .segments
+            .range(..=start)
+            .next_back()
+            .map_or(start, |(&s, _)| s);
+        for (&s, b) in self.segments.range(first..end) {
+            let seg_end = s + b.len() as u64;
+            if seg_end <= at {
+                continue;
+            }
+            if s > at {
+                return None;
+            }
+            let take_end = seg_end.min(end);
+            out.extend_from_slice(&b[(at - s) as usize..(take_end - s) as usize]);
+            at = take_end;
+            if at == end {
+                break;
+            }
+        }
+        (at == end).then_some(out)
+    }
+}
+
+impl fmt::Debug for RangeReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BlockReader")
+        f.debug_struct("RangeReader")
             .field("name", &self.name)
             .field("len", &self.len)
             .finish_non_exhaustive()
     }
 }
 
-impl BlockReader {
-    fn block(&self) -> u64 {
-        self.cloud.options.block_size
-    }
-
-    /// Fetch block 0 (the speculative prefix read) and learn the object's size from the same
-    /// response.
-    async fn first_block(mut self) -> Result<Self, object_store::Error> {
-        let _permit = self.cloud.in_flight.clone().acquire_owned().await;
+impl RangeReader {
+    /// The speculative first read (`min_fetch` bytes from the start, where the superblock and
+    /// root group are), which also tells the object's size.
+    async fn start(
+        name: String,
+        cloud: Arc<Cloud>,
+        client: Arc<dyn ObjectStore>,
+        path: ObjectPath,
+    ) -> Result<Self, object_store::Error> {
+        let first = cloud.options.min_fetch;
+        let _permit = cloud.in_flight.clone().acquire_owned().await;
         let options = GetOptions {
-            range: Some(GetRange::Bounded(0..self.block())),
+            range: Some(GetRange::Bounded(0..first)),
             ..GetOptions::default()
         };
-        let result = self.client.get_opts(&self.path, options).await?;
-        self.len = result.meta.size;
+        let result = client.get_opts(&path, options).await?;
+        let len = result.meta.size;
         let bytes = result.bytes().await?;
-        let expected = self.len.min(self.block());
+        let expected = len.min(first);
         if (bytes.len() as u64) < expected {
-            return Err(truncated(&self.path, 0, expected, bytes.len()));
+            return Err(truncated(&path, 0, expected, bytes.len()));
         }
-        *self.counters.get_mut().unwrap_or_else(|p| p.into_inner()) = (1, bytes.len() as u64);
-        self.blocks
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(0, bytes);
-        Ok(self)
+        let mut state = ReadState {
+            last_end: bytes.len() as u64,
+            window: cloud.options.min_fetch,
+            requests: 1,
+            bytes: bytes.len() as u64,
+            ..ReadState::default()
+        };
+        if !bytes.is_empty() {
+            state.segments.insert(0, bytes);
+        }
+        Ok(Self {
+            name,
+            cloud,
+            client,
+            path,
+            len,
+            state: Mutex::new(state),
+        })
     }
 
-    /// Fetch the missing blocks among `first..=last`, coalesced into runs, concurrently.
-    async fn fetch(&self, first: u64, last: u64) -> Result<(), object_store::Error> {
-        let missing: Vec<u64> = {
-            let blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
-            (first..=last).filter(|b| !blocks.contains_key(b)).collect()
-        };
-        let mut runs: Vec<Range<u64>> = Vec::new();
-        for b in missing {
-            match runs.last_mut() {
-                Some(r) if r.end == b => r.end = b + 1,
-                _ => runs.push(b..b + 1),
-            }
-        }
-        let block = self.block();
-        let fetches = runs.into_iter().map(|run| {
-            let start = run.start * block;
-            let end = (run.end * block).min(self.len);
-            async move {
-                let _permit = self.cloud.in_flight.clone().acquire_owned().await;
-                let bytes = self.client.get_range(&self.path, start..end).await?;
-                if (bytes.len() as u64) < end - start {
-                    return Err(truncated(&self.path, start, end - start, bytes.len()));
+    /// Fetch what `start..end` lacks, with read-ahead; concurrent when there are several gaps.
+    async fn fetch(&self, start: u64, end: u64) -> Result<(), object_store::Error> {
+        let (min, max) = (self.cloud.options.min_fetch, self.cloud.options.max_fetch);
+        let ranges: Vec<Range<u64>> = {
+            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let gaps = st.gaps(start, end);
+            let Some(first) = gaps.first() else {
+                return Ok(());
+            };
+            st.window = if first.start == st.last_end {
+                (st.window * 2).clamp(min, max)
+            } else {
+                min
+            };
+            let window = st.window;
+            let mut ranges = Vec::with_capacity(gaps.len());
+            for (i, g) in gaps.iter().enumerate() {
+                let mut fetch_end = g.end;
+                if i + 1 == gaps.len() {
+                    // Read ahead past the last gap, up to the next held segment.
+                    let ahead = (g.start + window).min(self.len);
+                    let stop = st.next_start(g.start).unwrap_or(self.len);
+                    fetch_end = fetch_end.max(ahead.min(stop));
                 }
-                Ok::<_, object_store::Error>((run, bytes))
+                ranges.push(g.start..fetch_end);
             }
+            ranges
+        };
+        let fetches = ranges.into_iter().map(|r| async move {
+            let _permit = self.cloud.in_flight.clone().acquire_owned().await;
+            let bytes = self.client.get_range(&self.path, r.clone()).await?;
+            if (bytes.len() as u64) < r.end - r.start {
+                return Err(truncated(&self.path, r.start, r.end - r.start, bytes.len()));
+            }
+            Ok::<_, object_store::Error>((r, bytes))
         });
         let fetched = try_join_all(fetches).await?;
-        let mut blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
-        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
-        for (run, bytes) in fetched {
-            counters.0 += 1;
-            counters.1 += bytes.len() as u64;
-            for (i, b) in run.enumerate() {
-                let s = (i as u64 * block) as usize;
-                let e = (s + block as usize).min(bytes.len());
-                blocks.insert(b, bytes.slice(s..e));
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for (r, bytes) in fetched {
+            st.requests += 1;
+            st.bytes += bytes.len() as u64;
+            st.last_end = st.last_end.max(r.end);
+            // Another thread may have filled part of the range meanwhile: keep only new bytes.
+            for gap in st.gaps(r.start, r.end) {
+                let piece =
+                    bytes.slice((gap.start - r.start) as usize..(gap.end - r.start) as usize);
+                st.segments.insert(gap.start, piece);
             }
         }
         Ok(())
@@ -647,7 +745,7 @@ fn truncated(path: &ObjectPath, offset: u64, expected: u64, got: usize) -> objec
     }
 }
 
-impl ReadSession for BlockReader {
+impl ReadSession for RangeReader {
     fn len(&self) -> u64 {
         self.len
     }
@@ -668,37 +766,24 @@ impl ReadSession for BlockReader {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let block = self.block();
-        let (first, last) = (offset / block, (end - 1) / block);
         self.cloud
-            .block_on(self.fetch(first, last))
+            .block_on(self.fetch(offset, end))
             .map_err(|e| std::io::Error::other(describe_error(&e)))?;
-        let blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = Vec::with_capacity(len);
-        for b in first..=last {
-            let data = blocks.get(&b).ok_or_else(|| {
-                std::io::Error::other(format!("block {b} of {} missing after fetch", self.name))
-            })?;
-            let block_start = b * block;
-            let s = offset.max(block_start) - block_start;
-            let e = end.min(block_start + data.len() as u64) - block_start;
-            out.extend_from_slice(&data[s as usize..e as usize]);
-        }
-        if out.len() != len {
-            return Err(std::io::Error::new(
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.copy(offset, end).ok_or_else(|| {
+            std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 format!(
-                    "{}: truncated: read {} of {len} bytes at offset {offset}",
-                    self.name,
-                    out.len()
+                    "{}: truncated: bytes {offset}..{end} missing after fetch",
+                    self.name
                 ),
-            ));
-        }
-        Ok(out)
+            )
+        })
     }
 
     fn io(&self) -> Option<(u64, u64)> {
-        Some(*self.counters.lock().unwrap_or_else(|p| p.into_inner()))
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Some((st.requests, st.bytes))
     }
 }
 
@@ -723,6 +808,44 @@ mod tests {
         };
         let shown = format!("{o:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    proptest::proptest! {
+        /// Segments inserted through `gaps` never overlap, and any covered range copies back
+        /// exactly the file's bytes; `gaps` is exactly the uncovered part.
+        #[test]
+        fn read_state_segments(fetches in proptest::collection::vec((0u64..4000, 1u64..600), 0..30),
+                               reads in proptest::collection::vec((0u64..4000, 1u64..900), 1..30)) {
+            let file: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+            let bytes = Bytes::from(file.clone());
+            let mut st = ReadState::default();
+            for (start, len) in fetches {
+                let end = (start + len).min(file.len() as u64);
+                for gap in st.gaps(start, end) {
+                    st.segments.insert(gap.start, bytes.slice(gap.start as usize..gap.end as usize));
+                }
+            }
+            let mut last_end = 0;
+            for (&s, b) in &st.segments {
+                proptest::prop_assert!(s >= last_end, "overlap at {}", s);
+                last_end = s + b.len() as u64;
+            }
+            for (start, len) in reads {
+                let end = (start + len).min(file.len() as u64);
+                let gaps = st.gaps(start, end);
+                let missing: u64 = gaps.iter().map(|g| g.end - g.start).sum();
+                match st.copy(start, end) {
+                    Some(out) => {
+                        proptest::prop_assert!(gaps.is_empty());
+                        proptest::prop_assert_eq!(&out[..], &file[start as usize..end as usize]);
+                    }
+                    None => proptest::prop_assert!(missing > 0),
+                }
+                for g in &gaps {
+                    proptest::prop_assert!(g.start >= start && g.end <= end && g.start < g.end);
+                }
+            }
+        }
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn cloud(token: Option<&str>, retries: usize) -> Arc<Cloud> {
         https_token: token.map(Secret::new),
         max_retries: retries,
         request_timeout: Duration::from_secs(10),
-        block_size: 256 * 1024,
+        min_fetch: 64 * 1024,
         ..CloudOptions::default()
     };
     Arc::new(Cloud::new(options).expect("cloud"))

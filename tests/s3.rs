@@ -147,7 +147,7 @@ fn s3_granules_and_s3_store_equal_local_ones() {
     let local_report = run(config(), sources(&files), dir.path());
     assert_eq!(remote_report.counts, local_report.counts);
     assert!(remote_report.shards_failed.is_empty());
-    // Few, large requests: every shard reads its granules in 1 MiB blocks.
+    // Few requests: the read plan turns the reader's small reads into a few large fetches.
     assert!(
         remote_report.requests < local_report.requests / 20,
         "{} vs {}",
@@ -305,7 +305,7 @@ fn faults_in_front_of_s3_change_nothing() {
             secret_key: Secret::new("testing"),
             token: None,
         },
-        block_size: 64 * 1024,
+        min_fetch: 16 * 1024,
         max_retries: 10,
         ..CloudOptions::default()
     };
