@@ -124,7 +124,7 @@ impl Default for CloudOptions {
             https_token: None,
             request_timeout: Duration::from_secs(30),
             max_retries: 8,
-            min_fetch: 64 << 10,
+            min_fetch: 1 << 20,
             max_fetch: 8 << 20,
             max_in_flight: 16,
         }
