@@ -368,16 +368,6 @@ impl Cloud {
         };
         let client: Arc<dyn ObjectStore> = match location {
             Location::S3 { bucket, .. } => {
-                let mut b = AmazonS3Builder::new()
-                    .with_bucket_name(bucket)
-                    .with_region(&self.options.region)
-                    .with_client_options(self.client_options())
-                    .with_retry(self.retry());
-                if let Some(endpoint) = &self.options.endpoint {
-                    b = b
-                        .with_endpoint(endpoint)
-                        .with_virtual_hosted_style_request(false);
-                }
                 let nsidc = self
                     .options
                     .nsidc
@@ -387,32 +377,25 @@ impl Cloud {
                     Some(p) => S3Auth::Provider(p.clone()),
                     None => self.options.s3_auth.clone(),
                 };
+                // Bucket, region, endpoint and client settings below override the environment.
+                let base = match auth {
+                    S3Auth::DefaultChain => AmazonS3Builder::from_env(),
+                    _ => AmazonS3Builder::new(),
+                };
+                let mut b = base
+                    .with_bucket_name(bucket)
+                    .with_region(&self.options.region)
+                    .with_client_options(self.client_options())
+                    .with_retry(self.retry());
+                if let Some(endpoint) = &self.options.endpoint {
+                    b = b
+                        .with_endpoint(endpoint)
+                        .with_virtual_hosted_style_request(false);
+                }
                 b = match &auth {
-                    S3Auth::DefaultChain => {
-                        // Region/endpoint set above win over the environment's.
-                        let env = AmazonS3Builder::from_env();
-                        match (
-                            env.get_config_value(
-                                &object_store::aws::AmazonS3ConfigKey::AccessKeyId,
-                            ),
-                            env.get_config_value(
-                                &object_store::aws::AmazonS3ConfigKey::SecretAccessKey,
-                            ),
-                        ) {
-                            (Some(k), Some(s)) => {
-                                let token = env
-                                    .get_config_value(&object_store::aws::AmazonS3ConfigKey::Token);
-                                b.with_credentials(Arc::new(StaticCredentialProvider::new(
-                                    AwsCredential {
-                                        key_id: k,
-                                        secret_key: s,
-                                        token,
-                                    },
-                                )))
-                            }
-                            _ => b,
-                        }
-                    }
+                    // The base builder already holds the environment's chain (keys,
+                    // web identity, container credentials, else instance metadata).
+                    S3Auth::DefaultChain => b,
                     S3Auth::Static {
                         key_id,
                         secret_key,
