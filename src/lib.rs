@@ -10,6 +10,7 @@
 pub mod aggregate;
 pub mod aoi;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod granule;
 pub mod grid;
@@ -19,4 +20,5 @@ pub mod pyramid;
 pub mod reader;
 pub mod run;
 pub mod shard;
+pub mod source;
 pub mod store;

@@ -11,6 +11,7 @@ use zagg::config::{PipelineConfig, DEFAULT_CONFIG};
 use zagg::granule::ByteSource;
 use zagg::run::{run_local, RunOptions};
 use zagg::shard::{process_shard, ShardContext};
+use zagg::source::{Cloud, CloudOptions, Location};
 use zagg::store::Store;
 
 /// Default store of `zagg run` without `--store`.
@@ -19,7 +20,7 @@ const DEMO_STORE: &str = "zagg-demo.zarr";
 /// ICESat-2 ATL06 land-ice heights → per-cell statistics on a HEALPix grid, in one Zarr v3
 /// store that xarray + xdggs open directly.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None, after_help = "Run `zagg run` with no arguments for the offline demo.\nLogging: set RUST_LOG (e.g. RUST_LOG=zagg=debug).")]
+#[command(version, about, long_about = None, after_help = "Run `zagg run` with no arguments for the offline demo.\n\nEnvironment:\n  RUST_LOG                 logging (e.g. zagg=debug)\n  AWS_REGION               region of s3:// locations (default us-west-2)\n  AWS_ENDPOINT_URL         S3-compatible endpoint (path-style requests)\n  AWS_ALLOW_HTTP=true      allow http:// endpoints and granule URLs\n  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   S3 keys (else the default chain)\n  EARTHDATA_TOKEN          bearer token for https:// granules\n  ZAGG_REQUEST_TIMEOUT_SECS, ZAGG_MAX_RETRIES, ZAGG_MIN_FETCH_BYTES, ZAGG_MAX_FETCH_BYTES, ZAGG_MAX_IN_FLIGHT")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,9 +40,9 @@ enum Command {
         after_help = "Example:\n  zagg template --store out.zarr\n  zagg template --store out.zarr --config my-pipeline.yaml"
     )]
     Template {
-        /// Store directory (created if missing).
+        /// Store: a directory (created if missing) or s3://bucket/prefix.
         #[arg(long)]
-        store: PathBuf,
+        store: String,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -53,12 +54,12 @@ enum Command {
         /// Shard: a morton id at the parent order (e.g. -5112333) or nested:ID.
         #[arg(long, allow_hyphen_values = true)]
         shard: String,
-        /// Granules (HDF5): local paths.
+        /// Granules (HDF5): local paths, s3:// or https:// URLs.
         #[arg(long, num_args = 1.., required = true)]
         granules: Vec<String>,
-        /// Store directory.
+        /// Store: a directory or s3://bucket/prefix.
         #[arg(long)]
-        store: PathBuf,
+        store: String,
         #[command(flatten)]
         config: ConfigArg,
         /// Print the shard report as JSON.
@@ -70,16 +71,17 @@ enum Command {
         after_help = "Examples:\n  zagg run                                  # the embedded demo granules, offline\n  zagg run --granules data/*.h5 --store out.zarr --jobs 2\n  zagg run --granules data/*.h5 --aoi basins\n  zagg run --granules data/*.h5 --aoi region.geojson --config sphere.yaml"
     )]
     Run {
-        /// Granules (HDF5): local paths. Without it, the embedded demo granules are used.
+        /// Granules (HDF5): local paths, s3:// or https:// URLs. Without it, the embedded demo
+        /// granules are used.
         #[arg(long, num_args = 1..)]
         granules: Vec<String>,
         /// Restrict to an area of interest: `basins` (the 27 Antarctic drainage basins) or a
         /// GeoJSON Polygon/MultiPolygon file.
         #[arg(long, value_name = "basins|FILE.geojson")]
         aoi: Option<String>,
-        /// Store directory [default: ./zagg-demo.zarr].
+        /// Store: a directory or s3://bucket/prefix [default: ./zagg-demo.zarr].
         #[arg(long)]
-        store: Option<PathBuf>,
+        store: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
         /// Shards processed at once [default: number of CPUs].
@@ -95,8 +97,8 @@ enum Command {
         after_help = "Examples:\n  zagg inspect zagg-demo.zarr\n  zagg inspect zagg-demo.zarr --order 9 --json\n\nExit code 1 if a layout or consistency check fails, 2 if the run report lists failed shards."
     )]
     Inspect {
-        /// Store directory.
-        store: PathBuf,
+        /// Store: a directory, or s3://bucket/prefix.
+        store: String,
         /// Order whose variables are summarised [default: the leaf order].
         #[arg(long)]
         order: Option<u8>,
@@ -109,8 +111,8 @@ enum Command {
         after_help = "Examples:\n  zagg plot zagg-demo.zarr --var h_mean -o map.png\n  zagg plot zagg-demo.zarr --var count --order 10 -o count.png\n  zagg plot out.zarr --var h_sigma --aoi region.geojson --range 0 0.1 -o sigma.png\n\nWithout --order, the finest order whose cells are at least 1.5 pixels wide is drawn.\nDefault colours: heights viridis, spreads and uncertainties magma, counts cividis (log)."
     )]
     Plot {
-        /// Store directory.
-        store: PathBuf,
+        /// Store: a directory, or s3://bucket/prefix.
+        store: String,
         /// Variable to draw (e.g. h_mean, h_sigma, count).
         #[arg(long = "var", value_name = "NAME")]
         variable: String,
@@ -153,11 +155,41 @@ fn load_config(arg: &ConfigArg) -> Result<Arc<PipelineConfig>> {
     Ok(Arc::new(PipelineConfig::load(&arg.config)?))
 }
 
-fn open_granules(locations: &[String]) -> Result<Vec<Arc<dyn ByteSource>>> {
+/// Cloud access when any location is remote (`s3://`, `https://`, `http://`), configured
+/// from the environment (see `CloudOptions::from_env`).
+fn cloud_for<'a>(locations: impl IntoIterator<Item = &'a str>) -> Result<Option<Arc<Cloud>>> {
+    let remote = locations
+        .into_iter()
+        .any(|l| matches!(Location::parse(l), Ok(Some(_)) | Err(_)));
+    Ok(if remote {
+        Some(Arc::new(Cloud::new(CloudOptions::from_env())?))
+    } else {
+        None
+    })
+}
+
+fn open_granules(
+    locations: &[String],
+    cloud: Option<&Arc<Cloud>>,
+) -> Result<Vec<Arc<dyn ByteSource>>> {
     locations
         .iter()
-        .map(|l| Ok(zagg::granule::open_source(l)?))
+        .map(|l| match cloud {
+            Some(c) => Ok(c.open(l)?),
+            None => Ok(zagg::granule::open_source(l)?),
+        })
         .collect()
+}
+
+/// Open a store that must already exist (for reading): local or s3://.
+fn open_existing_store(location: &str) -> Result<Store> {
+    let cloud = cloud_for([location])?;
+    let local = matches!(Location::parse(location), Ok(None));
+    let path = std::path::Path::new(location.strip_prefix("file://").unwrap_or(location));
+    if local && !path.join("zarr.json").is_file() {
+        bail!("{location}: no zarr.json, not a Zarr store");
+    }
+    Ok(Store::open(location, cloud.as_ref())?)
 }
 
 fn main() -> Result<()> {
@@ -172,7 +204,8 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Template { store, config } => {
             let config = load_config(&config)?;
-            let store = Store::open_local(&store)?;
+            let cloud = cloud_for([store.as_str()])?;
+            let store = Store::open(&store, cloud.as_ref())?;
             store.create_template(&config)?;
             store.consolidate(&config)?;
             println!("template ready: {}", store.location());
@@ -187,8 +220,9 @@ fn main() -> Result<()> {
             let config = load_config(&config)?;
             let cell = zagg::grid::parse_cell(&shard, config.grid.parent_order)
                 .with_context(|| format!("--shard {shard}"))?;
-            let sources = open_granules(&granules)?;
-            let store = Store::open_local(&store)?;
+            let cloud = cloud_for(granules.iter().map(String::as_str).chain([store.as_str()]))?;
+            let sources = open_granules(&granules, cloud.as_ref())?;
+            let store = Store::open(&store, cloud.as_ref())?;
             store.check_template(&config)?;
             let ctx = ShardContext::new(config)?;
             let report = process_shard(&ctx, cell, &sources, &store)?;
@@ -220,10 +254,17 @@ fn main() -> Result<()> {
             json,
         } => {
             let config = load_config(&config)?;
+            let store_location = store.unwrap_or_else(|| DEMO_STORE.to_string());
+            let cloud = cloud_for(
+                granules
+                    .iter()
+                    .map(String::as_str)
+                    .chain([store_location.as_str()]),
+            )?;
             let sources = if granules.is_empty() {
                 zagg::demo::demo_sources()
             } else {
-                open_granules(&granules)?
+                open_granules(&granules, cloud.as_ref())?
             };
             if sources.is_empty() {
                 bail!("no granules: give --granules FILE...");
@@ -231,8 +272,7 @@ fn main() -> Result<()> {
             let aoi = aoi
                 .map(|a| Aoi::load(&a, config.grid.parent_order, config.grid.ellipsoid))
                 .transpose()?;
-            let store_path = store.unwrap_or_else(|| PathBuf::from(DEMO_STORE));
-            let store = Store::open_local(&store_path)?;
+            let store = Store::open(&store_location, cloud.as_ref())?;
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
             });
@@ -249,18 +289,19 @@ fn main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", report.summary());
-                let shown = std::path::absolute(&store_path).unwrap_or(store_path);
-                println!("wrote        {}", shown.display());
+                let shown = match Location::parse(&store_location) {
+                    Ok(Some(_)) => store_location.clone(),
+                    _ => std::path::absolute(&store_location)
+                        .map_or(store_location.clone(), |p| p.display().to_string()),
+                };
+                println!("wrote        {shown}");
             }
             if !report.shards_failed.is_empty() {
                 std::process::exit(2);
             }
         }
         Command::Inspect { store, order, json } => {
-            if !store.join("zarr.json").is_file() {
-                bail!("{}: no zarr.json, not a Zarr store", store.display());
-            }
-            let store = Store::open_local(&store)?;
+            let store = open_existing_store(&store)?;
             let inspection = zagg::inspect::inspect(&store, order)?;
             let text = if json {
                 format!("{}\n", serde_json::to_string_pretty(&inspection)?)
@@ -295,10 +336,7 @@ fn main() -> Result<()> {
             range,
             json,
         } => {
-            if !store.join("zarr.json").is_file() {
-                bail!("{}: no zarr.json, not a Zarr store", store.display());
-            }
-            let store = Store::open_local(&store)?;
+            let store = open_existing_store(&store)?;
             let mut options = zagg::plot::PlotOptions::new(&variable);
             if let Some(spec) = aoi {
                 let grid = zagg::plot::recorded_config(&store)?.grid;
