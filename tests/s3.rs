@@ -170,6 +170,19 @@ fn s3_granules_and_s3_store_equal_local_ones() {
             "{k} differs between the S3 and the local store"
         );
     }
+
+    // The S3 store reads back through inspect and plot (chunk listing, chunk reads) as the
+    // local one does.
+    let local = Store::open_local(dir.path()).expect("local store");
+    let ins = zagg::inspect::inspect(&store, None).expect("inspect the s3 store");
+    assert!(ins.ok(), "{}", ins.to_text());
+    let local_ins = zagg::inspect::inspect(&local, None).expect("inspect the local store");
+    assert_eq!(ins.order_summaries, local_ins.order_summaries);
+    assert_eq!(ins.variables, local_ins.variables);
+    let options = zagg::plot::PlotOptions::new("h_mean");
+    let on_s3 = zagg::plot::plot_store(&store, &options).expect("plot the s3 store");
+    let on_disk = zagg::plot::plot_store(&local, &options).expect("plot the local store");
+    assert_eq!(on_s3.layout, on_disk.layout);
 }
 
 #[test]
