@@ -12,6 +12,8 @@
 //! continent is drawn from a coarse order and a glacier from the leaves.
 
 pub mod colormap;
+mod graticule;
+mod legend;
 pub mod projection;
 pub mod render;
 pub mod text;

@@ -7,8 +7,10 @@ use tiny_skia::{
 };
 
 use super::colormap::{Colormap, Scale};
+use super::graticule::{graticule, scale_bar};
+use super::legend::{colour_bar, titles};
 use super::projection::{geodetic_from_authalic, PolarStereographic, Pole};
-use super::text::{self, Align, Fonts};
+use super::text::Fonts;
 use super::PlotError;
 use crate::grid::Ellipsoid;
 
@@ -16,8 +18,8 @@ use crate::grid::Ellipsoid;
 pub const BACKGROUND: [u8; 3] = [255, 255, 255];
 /// Map area without data.
 pub const NO_DATA: [u8; 3] = [232, 236, 240];
-const INK: [u8; 3] = [33, 37, 41];
-const GRATICULE: [u8; 3] = [150, 158, 168];
+pub(super) const INK: [u8; 3] = [33, 37, 41];
+pub(super) const GRATICULE: [u8; 3] = [150, 158, 168];
 
 /// What to draw.
 #[derive(Debug, Clone)]
@@ -237,20 +239,20 @@ pub fn default_range(values: &[f64], scale: Scale) -> (f64, f64) {
     }
 }
 
-fn paint(rgb: [u8; 3], anti_alias: bool) -> Paint<'static> {
+pub(super) fn paint(rgb: [u8; 3], anti_alias: bool) -> Paint<'static> {
     let mut p = Paint::default();
     p.set_color_rgba8(rgb[0], rgb[1], rgb[2], 255);
     p.anti_alias = anti_alias;
     p
 }
 
-fn fill_rect(canvas: &mut Pixmap, r: [f32; 4], rgb: [u8; 3]) {
+pub(super) fn fill_rect(canvas: &mut Pixmap, r: [f32; 4], rgb: [u8; 3]) {
     if let Some(rect) = Rect::from_ltrb(r[0], r[1], r[2], r[3]) {
         canvas.fill_rect(rect, &paint(rgb, false), Transform::identity(), None);
     }
 }
 
-fn stroke_polyline(
+pub(super) fn stroke_polyline(
     canvas: &mut Pixmap,
     points: &[(f32, f32)],
     rgb: [u8; 3],
@@ -445,366 +447,9 @@ fn frame_lines(canvas: &mut Pixmap, r: [f32; 4]) {
     stroke_polyline(canvas, &pts, [120, 128, 136], 1.0, false, None);
 }
 
-fn nice_step(span: f64, steps: &[f64], max_lines: f64) -> f64 {
-    steps
-        .iter()
-        .copied()
-        .find(|s| span / s <= max_lines)
-        .unwrap_or(steps[steps.len() - 1])
-}
-
-fn lat_label(lat: f64) -> String {
-    let v = format_degrees(lat.abs());
-    match lat.partial_cmp(&0.0) {
-        Some(std::cmp::Ordering::Less) => format!("{v}°S"),
-        Some(std::cmp::Ordering::Greater) => format!("{v}°N"),
-        _ => "0°".into(),
-    }
-}
-
-fn lon_label(lon: f64) -> String {
-    let lon = (lon + 540.0).rem_euclid(360.0) - 180.0;
-    let v = format_degrees(lon.abs());
-    if lon.abs() < 1e-9 || (lon.abs() - 180.0).abs() < 1e-9 {
-        format!("{v}°")
-    } else if lon < 0.0 {
-        format!("{v}°W")
-    } else {
-        format!("{v}°E")
-    }
-}
-
-fn format_degrees(v: f64) -> String {
-    if (v - v.round()).abs() < 1e-9 {
-        format!("{}", v.round())
-    } else {
-        format!("{v:.1}")
-    }
-}
-
-/// Latitude circles and meridians (lines when `lines`, else their labels).
-fn graticule(
-    canvas: &mut Pixmap,
-    layout: &Layout,
-    proj: &PolarStereographic,
-    fonts: &Fonts,
-    mask: &Mask,
-    lines: bool,
-) {
-    let map = layout.map;
-    // Sample the visible area.
-    let mut lats = Vec::new();
-    let mut lons = Vec::new();
-    for i in 0..=24 {
-        for j in 0..=24 {
-            let px = map[0] + (map[2] - map[0]) * i as f32 / 24.0;
-            let py = map[1] + (map[3] - map[1]) * j as f32 / 24.0;
-            let (x, y) = layout.to_metres(px, py);
-            let (lat, lon) = proj.inverse(x, y);
-            lats.push(lat);
-            lons.push(lon);
-        }
-    }
-    let (lat_lo, lat_hi) = lats
-        .iter()
-        .fold((90.0f64, -90.0f64), |(a, b), &l| (a.min(l), b.max(l)));
-    let (pole_x, pole_y) = layout.to_pixel(0.0, 0.0);
-    let pole_visible = pole_x >= map[0] && pole_x <= map[2] && pole_y >= map[1] && pole_y <= map[3];
-    let lon_span = if pole_visible {
-        360.0
-    } else {
-        let (_, c_lon) = {
-            let (x, y) = layout.to_metres((map[0] + map[2]) / 2.0, (map[1] + map[3]) / 2.0);
-            proj.inverse(x, y)
-        };
-        let rel: Vec<f64> = lons
-            .iter()
-            .map(|l| (l - c_lon + 540.0).rem_euclid(360.0) - 180.0)
-            .collect();
-        let (a, b) = rel
-            .iter()
-            .fold((0.0f64, 0.0f64), |(a, b), &r| (a.min(r), b.max(r)));
-        b - a
-    };
-    let lat_step = nice_step(lat_hi - lat_lo, &[0.5, 1.0, 2.0, 5.0, 10.0], 6.0);
-    let lon_step = nice_step(lon_span, &[1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 45.0], 8.0);
-    // Inside the map, away from its edges and from the scale bar (bottom left).
-    let inside = |(px, py): (f32, f32)| {
-        px > map[0] + 2.0
-            && px < map[2] - 2.0
-            && py > map[1] + 2.0
-            && py < map[3] - 2.0
-            && !(px < map[0] + 230.0 && py > map[3] - 50.0)
-    };
-    let small = 13.0;
-
-    // Latitude circles.
-    let first = (lat_lo / lat_step).ceil() as i64;
-    let last = (lat_hi / lat_step).floor() as i64;
-    for k in first..=last {
-        let lat = k as f64 * lat_step;
-        if lat.abs() >= 90.0 {
-            continue;
-        }
-        let pts: Vec<(f32, f32)> = (0..=1440)
-            .map(|i| {
-                let (x, y) = proj.forward(lat, -180.0 + f64::from(i) * 0.25);
-                layout.to_pixel(x, y)
-            })
-            .collect();
-        if lines {
-            stroke_polyline(canvas, &pts, GRATICULE, 0.8, true, Some(mask));
-        } else if let Some(&p) = pts
-            .iter()
-            .filter(|p| inside(**p) && p.0 < map[2] - 60.0 && p.1 > map[1] + 16.0)
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-        {
-            label(canvas, fonts, small, p.0 + 3.0, p.1 - 3.0, &lat_label(lat));
-        }
-    }
-    // Meridians, from the pole outwards.
-    let s = if layout.pole == Pole::South {
-        -1.0
-    } else {
-        1.0
-    };
-    let n_lon = (360.0 / lon_step).round() as i64;
-    // Meridians run from the pole to a little beyond the visible latitude nearest the equator.
-    let equatorward = (lat_lo.abs().min(lat_hi.abs()) - 2.0 * lat_step).max(0.0);
-    for k in 0..n_lon {
-        let lon = -180.0 + k as f64 * lon_step;
-        let pts: Vec<(f32, f32)> = (0..=400)
-            .map(|i| {
-                let lat = s * (90.0 - f64::from(i) / 400.0 * (90.0 - equatorward));
-                let (x, y) = proj.forward(lat, lon);
-                layout.to_pixel(x, y)
-            })
-            .collect();
-        if lines {
-            stroke_polyline(canvas, &pts, GRATICULE, 0.8, true, Some(mask));
-        } else if let Some(&p) = pts
-            .iter()
-            .rev()
-            .find(|p| inside(**p) && p.1 < map[3] - 20.0)
-        {
-            label(canvas, fonts, small, p.0 + 3.0, p.1 - 3.0, &lon_label(lon));
-        }
-    }
-}
-
-/// A small grey label on a white box.
-fn label(canvas: &mut Pixmap, fonts: &Fonts, px: f32, x: f32, y: f32, text: &str) {
-    let w = text::width(&fonts.regular, px, text);
-    fill_rect(
-        canvas,
-        [x - 2.0, y - px + 1.0, x + w + 2.0, y + 4.0],
-        [250, 250, 250],
-    );
-    text::draw(
-        canvas,
-        &fonts.regular,
-        px,
-        x,
-        y,
-        Align::Left,
-        text,
-        [90, 98, 108],
-    );
-}
-
-fn scale_bar(canvas: &mut Pixmap, layout: &Layout, fonts: &Fonts) {
-    let map = layout.map;
-    let target_km = (map[2] - map[0]) as f64 * 0.2 * layout.metres_per_pixel / 1000.0;
-    let mag = 10f64.powf(target_km.log10().floor());
-    let km = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .rfind(|&v| v <= target_km)
-        .unwrap_or(mag);
-    let len = (km * 1000.0 / layout.metres_per_pixel) as f32;
-    let (x0, y0) = (map[0] + 16.0, map[3] - 16.0);
-    fill_rect(
-        canvas,
-        [x0 - 6.0, y0 - 26.0, x0 + len + 6.0, y0 + 8.0],
-        [250, 250, 250],
-    );
-    fill_rect(canvas, [x0, y0 - 4.0, x0 + len / 2.0, y0], INK);
-    fill_rect(
-        canvas,
-        [x0 + len / 2.0, y0 - 4.0, x0 + len, y0],
-        [160, 166, 172],
-    );
-    let text = if km >= 1.0 {
-        format!("{} km", format_degrees(km))
-    } else {
-        format!("{} m", format_degrees(km * 1000.0))
-    };
-    text::draw(
-        canvas,
-        &fonts.regular,
-        13.0,
-        x0,
-        y0 - 9.0,
-        Align::Left,
-        &text,
-        INK,
-    );
-}
-
-/// Pretty units: `m^2`/`m2` → `m²`.
-fn pretty_units(u: &str) -> String {
-    u.replace("^2", "²").replace("^3", "³").replace("m2", "m²")
-}
-
-fn format_tick(v: f64, step: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-3..1e6).contains(&a) {
-        return format!("{v:.0e}");
-    }
-    let decimals = if step >= 1.0 {
-        0
-    } else {
-        (-step.log10().floor()) as usize
-    };
-    format!("{v:.decimals$}")
-}
-
-fn colour_bar(canvas: &mut Pixmap, layout: &Layout, units: Option<&str>, fonts: &Fonts) {
-    let [x0, y0, x1, y1] = layout.colorbar;
-    let h = y1 - y0;
-    for row in 0..h.ceil() as u32 {
-        let t = 1.0 - (f64::from(row) + 0.5) / f64::from(h);
-        let rgb = layout.colormap.at(t);
-        fill_rect(
-            canvas,
-            [x0, y0 + row as f32, x1, (y0 + row as f32 + 1.0).min(y1)],
-            rgb,
-        );
-    }
-    let outline = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];
-    stroke_polyline(canvas, &outline, INK, 1.0, false, None);
-    let (lo, hi) = (layout.range[0], layout.range[1]);
-    let ticks = layout.scale.ticks(lo, hi);
-    let step = if ticks.len() > 1 {
-        ticks[1] - ticks[0]
-    } else {
-        (hi - lo).abs()
-    };
-    for v in ticks {
-        let t = layout.scale.position(v, lo, hi) as f32;
-        let y = y1 - t * h;
-        stroke_polyline(canvas, &[(x1, y), (x1 + 5.0, y)], INK, 1.0, false, None);
-        let text = if layout.scale == Scale::Log {
-            format_tick(v, v.min(1.0))
-        } else {
-            format_tick(v, step)
-        };
-        text::draw(
-            canvas,
-            &fonts.regular,
-            14.0,
-            x1 + 8.0,
-            y + 5.0,
-            Align::Left,
-            &text,
-            INK,
-        );
-    }
-    let units = units.map(pretty_units).unwrap_or_default();
-    if !units.is_empty() {
-        text::draw(
-            canvas,
-            &fonts.bold,
-            15.0,
-            (x0 + x1) / 2.0,
-            y0 - 14.0,
-            Align::Center,
-            &units,
-            INK,
-        );
-    }
-    if layout.scale == Scale::Log {
-        text::draw(
-            canvas,
-            &fonts.regular,
-            13.0,
-            (x0 + x1) / 2.0,
-            y1 + 20.0,
-            Align::Center,
-            "log scale",
-            [110, 117, 125],
-        );
-    }
-}
-
-fn titles(
-    canvas: &mut Pixmap,
-    layout: &Layout,
-    input: &MapInput,
-    proj: &PolarStereographic,
-    fonts: &Fonts,
-) {
-    let x = layout.map[0];
-    text::draw(
-        canvas,
-        &fonts.bold,
-        22.0,
-        x,
-        32.0,
-        Align::Left,
-        &input.title,
-        INK,
-    );
-    text::draw(
-        canvas,
-        &fonts.regular,
-        15.0,
-        x,
-        58.0,
-        Align::Left,
-        &input.subtitle,
-        [73, 80, 87],
-    );
-    let hemi = if proj.pole() == Pole::South { "S" } else { "N" };
-    let footer = format!(
-        "Polar stereographic{}, WGS84, true scale at {}°{hemi}, central meridian {}",
-        proj.epsg()
-            .map(|c| format!(" (EPSG:{c})"))
-            .unwrap_or_default(),
-        proj.true_scale_latitude().abs(),
-        lon_label(proj.central_meridian()),
-    );
-    text::draw(
-        canvas,
-        &fonts.regular,
-        13.0,
-        x,
-        layout.height as f32 - 22.0,
-        Align::Left,
-        &footer,
-        [110, 117, 125],
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_read_like_a_map() {
-        assert_eq!(lat_label(-75.0), "75°S");
-        assert_eq!(lat_label(72.5), "72.5°N");
-        assert_eq!(lon_label(-100.0), "100°W");
-        assert_eq!(lon_label(180.0), "180°");
-        assert_eq!(lon_label(-180.0), "180°");
-        assert_eq!(lon_label(45.0), "45°E");
-        assert_eq!(pretty_units("m^2"), "m²");
-        assert_eq!(format_tick(1200.0, 200.0), "1200");
-        assert_eq!(format_tick(0.05, 0.05), "0.05");
-    }
 
     #[test]
     fn default_range_ignores_outliers_and_non_positive_logs() {
