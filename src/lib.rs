@@ -10,9 +10,12 @@
 pub mod aggregate;
 pub mod aoi;
 pub mod config;
+pub mod cycle;
 pub mod demo;
+pub mod footprint;
 pub mod granule;
 pub mod grid;
 pub mod run;
 pub mod shard;
 pub mod store;
+pub mod web;
