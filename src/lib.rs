@@ -3,12 +3,14 @@
 //!
 //! The pipeline has four stages, each a library function here, a CLI subcommand, and (in
 //! production) an AWS Lambda:
-//! [`catalog`](crate::aoi) (which shards and granules), [`store::create_template`],
+//! [`catalog::make_catalog`] (which shards and granules), [`store::create_template`],
 //! [`shard::process_shard`] and [`store::consolidate`]. [`run::run_local`] runs them all in one
 //! process.
 
 pub mod aggregate;
 pub mod aoi;
+pub mod catalog;
+pub mod cmr;
 pub mod config;
 pub mod cycle;
 pub mod demo;
