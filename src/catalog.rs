@@ -64,6 +64,15 @@ pub enum Access {
     Https,
 }
 
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::S3 => "s3",
+            Self::Https => "https",
+        })
+    }
+}
+
 impl CatalogGranule {
     /// The location to read the granule from with `access`, if the catalog has one.
     #[must_use]
@@ -234,6 +243,20 @@ pub enum BboxChoice {
     None,
     /// This box.
     Box(BoundingBox),
+}
+
+impl BboxChoice {
+    /// Parse `auto`, `none` or `W,S,E,N` (degrees).
+    ///
+    /// # Errors
+    /// [`CmrError::Query`] for a bad box.
+    pub fn parse(text: &str) -> Result<Self, CmrError> {
+        match text.trim() {
+            "auto" => Ok(Self::Auto),
+            "none" => Ok(Self::None),
+            other => BoundingBox::parse(other).map(Self::Box),
+        }
+    }
 }
 
 /// What to catalog.
