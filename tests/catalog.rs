@@ -419,3 +419,97 @@ fn latest_complete_resolves_against_now() {
     .unwrap_err();
     assert!(e.to_string().starts_with("no complete cycle before"), "{e}");
 }
+
+/// Serve `body` with `status` to `n` requests on 127.0.0.1; returns the base URL.
+fn serve(status: u16, body: &'static str, n: usize) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(n) {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn aoi_from_a_url() {
+    const ROSS: &str = r#"{"type":"Polygon","coordinates":[[[178,-80],[178,-78],[-178,-78],[-178,-80],[178,-80]]]}"#;
+    let url = format!("{}/ross.geojson", serve(200, ROSS, 1));
+    let aoi = Aoi::load(&url, 6, Ellipsoid::Sphere).expect("AOI by URL");
+    let file = Aoi::from_geojson(&url, ROSS, 6, Ellipsoid::Sphere).unwrap();
+    assert_eq!(aoi, file);
+    assert_eq!(aoi.cells.len(), 8);
+    let url = format!("{}/missing.geojson", serve(404, "no such AOI", 1));
+    let e = Aoi::load(&url, 6, Ellipsoid::Sphere)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&format!("AOI {url}: cannot read: GET {url}: HTTP 404")),
+        "{e}"
+    );
+    assert!(e.contains("no such AOI"), "{e}");
+}
+
+#[allow(dead_code)]
+#[path = "common/synth.rs"]
+mod synth;
+
+#[test]
+fn a_synthetic_cycle_over_the_basins() {
+    let granules = synth::synthetic_cycle(22);
+    assert!(
+        (14_000..15_500).contains(&granules.len()),
+        "{}",
+        granules.len()
+    );
+    let aoi = Aoi::basins(6).unwrap();
+    let index = zagg::footprint::ShardIndex::new(&aoi, Ellipsoid::Wgs84);
+    let t = std::time::Instant::now();
+    let r = zagg::catalog::intersect(&granules, &index).expect("intersect");
+    eprintln!(
+        "synthetic cycle: intersection {:.2} s (debug build)",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(r.skipped.is_empty());
+    // Regions 10–12 (3 of 14) reach the basins; region 9 and 13 granules stop at 59.5°S.
+    assert!(
+        (2_500..3_500).contains(&r.granules_in_aoi),
+        "{}",
+        r.granules_in_aoi
+    );
+    assert!(r.catalog.0.len() >= 1300, "{} shards", r.catalog.0.len());
+    let mut of: std::collections::HashMap<&str, BTreeSet<u64>> = Default::default();
+    for item in &r.catalog.0 {
+        assert!(item.granules.windows(2).all(|w| w[0].id < w[1].id));
+        for g in &item.granules {
+            of.entry(g.id.as_str()).or_default().insert(item.shard);
+        }
+    }
+    // Every footprint vertex in a basin shard is in a shard of its granule.
+    let h = Hasher::new(6, Ellipsoid::Wgs84).unwrap();
+    let empty = BTreeSet::new();
+    for g in &granules {
+        let mine = of.get(g.id.as_str()).unwrap_or(&empty);
+        for &[lon, lat] in &g.footprints[0].outer {
+            let cell = h.hash(lat, lon).unwrap();
+            assert!(
+                !aoi.cells.contains(&cell) || mine.contains(&cell),
+                "{} ({lon}, {lat})",
+                g.id
+            );
+        }
+    }
+}

@@ -343,10 +343,11 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
     if path != "/search/granules.umm_json" {
         return fail(&mut st, seen, &mut stream, 404, format!("no route {path}"));
     }
-    let mut selected = Vec::new();
-    for item in &st.items {
+    // Indices of the matching items (the items themselves are only borrowed).
+    let mut selected: Vec<usize> = Vec::new();
+    for (i, item) in st.items.iter().enumerate() {
         match matches(item, &query, st.ignore_pattern) {
-            Ok(true) => selected.push(item.clone()),
+            Ok(true) => selected.push(i),
             Ok(false) => {}
             Err(msg) => return fail(&mut st, seen, &mut stream, 400, msg),
         }
@@ -379,26 +380,28 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
             }
         },
     };
-    let page: Vec<Value> = selected
+    let page: Vec<usize> = selected
         .iter()
         .skip(offset)
         .take(page_size)
-        .cloned()
+        .copied()
         .collect();
     let hits = selected.len() as u64 + st.extra_hits;
+    let body = {
+        let items: Vec<&Value> = page.iter().map(|&i| &st.items[i]).collect();
+        serde_json::json!({ "hits": hits, "took": 5, "items": items }).to_string()
+    };
     let mut out_headers = vec![("CMR-Hits".to_string(), hits.to_string())];
-    if !page.is_empty() {
+    if let Some(&last) = page.last() {
         st.next_token += 1;
-        let token = format!(
-            "[\"{}\",{}]",
-            page.last()
-                .map_or("", |v| v["umm"]["GranuleUR"].as_str().unwrap_or("")),
-            st.next_token
-        );
+        let id = st.items[last]["umm"]["GranuleUR"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let token = format!("[\"{id}\",{}]", st.next_token);
         st.tokens.insert(token.clone(), offset + page.len());
         out_headers.push(("CMR-Search-After".into(), token));
     }
-    let body = serde_json::json!({ "hits": hits, "took": 5, "items": page }).to_string();
     st.seen.push(seen);
     drop(st);
     respond(&mut stream, 200, &out_headers, body.as_bytes());
