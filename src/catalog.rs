@@ -195,6 +195,51 @@ pub struct CatalogMeta {
     pub timings: CatalogTimings,
 }
 
+impl CatalogMeta {
+    /// A few lines for the terminal, ending with the locations in `written`.
+    #[must_use]
+    pub fn summary(&self, written: &[String]) -> String {
+        let meta = self;
+        let c = &meta.counts;
+        let t = &meta.timings;
+        let mut s = format!(
+        "cycle        {} ({} to {})\n\
+         aoi          {} ({} shards)\n\
+         cmr          {} hits in {} pages ({} retries), {:.2} s\n\
+         granules     {} usable, {} skipped, {} in the AOI, {} outside\n\
+         shards       {} with granules, {} shard-granule pairs, {}-{} granules per shard (mean {:.1})\n\
+         intersect    {:.3} s (index {:.3} s)\n",
+        meta.cycle.number,
+        meta.cycle.fitted_start,
+        meta.cycle.fitted_end,
+        meta.aoi.name,
+        meta.aoi.cells,
+        c.hits,
+        t.pages,
+        t.retries,
+        t.cmr_seconds,
+        c.granules,
+        c.skipped,
+        c.granules_in_aoi,
+        c.granules_outside_aoi,
+        c.shards,
+        c.pairs,
+        c.granules_per_shard_min,
+        c.granules_per_shard_max,
+        c.granules_per_shard_mean,
+        t.intersect_seconds,
+        t.index_seconds,
+    );
+        for k in &meta.skipped {
+            s.push_str(&format!("skipped      {}: {}\n", k.id, k.reason));
+        }
+        for w in written {
+            s.push_str(&format!("wrote        {w}\n"));
+        }
+        s
+    }
+}
+
 /// Errors of the catalog stage.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {

@@ -229,46 +229,6 @@ fn catalog_from_args(
     )?)
 }
 
-fn catalog_summary(meta: &CatalogMeta, written: &[String]) -> String {
-    let c = &meta.counts;
-    let t = &meta.timings;
-    let mut s = format!(
-        "cycle        {} ({} to {})\n\
-         aoi          {} ({} shards)\n\
-         cmr          {} hits in {} pages ({} retries), {:.2} s\n\
-         granules     {} usable, {} skipped, {} in the AOI, {} outside\n\
-         shards       {} with granules, {} shard-granule pairs, {}-{} granules per shard (mean {:.1})\n\
-         intersect    {:.3} s (index {:.3} s)\n",
-        meta.cycle.number,
-        meta.cycle.fitted_start,
-        meta.cycle.fitted_end,
-        meta.aoi.name,
-        meta.aoi.cells,
-        c.hits,
-        t.pages,
-        t.retries,
-        t.cmr_seconds,
-        c.granules,
-        c.skipped,
-        c.granules_in_aoi,
-        c.granules_outside_aoi,
-        c.shards,
-        c.pairs,
-        c.granules_per_shard_min,
-        c.granules_per_shard_max,
-        c.granules_per_shard_mean,
-        t.intersect_seconds,
-        t.index_seconds,
-    );
-    for k in &meta.skipped {
-        s.push_str(&format!("skipped      {}: {}\n", k.id, k.reason));
-    }
-    for w in written {
-        s.push_str(&format!("wrote        {w}\n"));
-    }
-    s
-}
-
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -335,7 +295,7 @@ fn main() -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&meta)?);
             } else {
-                print!("{}", catalog_summary(&meta, &written));
+                print!("{}", meta.summary(&written));
             }
         }
         Command::Run {
@@ -369,7 +329,7 @@ fn main() -> Result<()> {
                     let written =
                         write_catalog(&Destination::Local(store_path.clone()), &catalog, &meta)?;
                     if !json {
-                        eprint!("{}", catalog_summary(&meta, &written));
+                        eprint!("{}", meta.summary(&written));
                     }
                     Some(catalog)
                 }
