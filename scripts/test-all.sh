@@ -12,7 +12,12 @@ root=$(pwd)
 shared="$root/../shared"
 venv=${ZAGG_VENV:-$root/.venv-py}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+moto_pid=
+cleanup() {
+  [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
 passed=0
 failed=0
 check() { # check NAME CMD...: run one end-to-end check and count it
@@ -37,9 +42,22 @@ fi
   -r tests/python/requirements.txt -r tests/data/requirements.txt
 export ZAGG_PYTHON_VENV="$venv"
 
+echo "=== S3 server (moto)"
+port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+  sleep 0.2
+done
+export ZAGG_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+echo "moto on $ZAGG_TEST_S3_ENDPOINT"
+
 echo "=== Rust tests"
 cargo test --all-targets --locked 2>&1 | tee "$work/cargo-test.log"
 cargo test --doc --locked
+# The tests that need the S3 server.
+cargo test --locked --test s3 -- --ignored
 
 echo "=== End-to-end checks"
 cargo build --locked --bin zagg

@@ -15,13 +15,24 @@ use std::sync::Arc;
 
 use hdf5_reader::{Datatype, Hdf5File, SliceInfo, SliceInfoElem, Storage, StorageBuffer};
 
-/// A random-access, read-only source of a granule's bytes.
+/// Where a granule's bytes come from: a local file, bytes in memory, an S3 object, an HTTP(S)
+/// URL. Cheap to hold; reading happens through a [`ReadSession`].
 pub trait ByteSource: Send + Sync + fmt::Debug {
     /// A name for messages: a path or URL.
     fn name(&self) -> &str;
+    /// Start reading. Remote sources fetch their first block here and keep what they fetch
+    /// for as long as the session lives (one granule of one shard), no longer.
+    ///
+    /// # Errors
+    /// [`GranuleError::Open`] when the source cannot be read (missing, denied, truncated).
+    fn session(&self) -> Result<Arc<dyn ReadSession>, GranuleError>;
+}
+
+/// Random access to a granule's bytes while it is being read.
+pub trait ReadSession: Send + Sync + fmt::Debug {
     /// Total length in bytes.
     fn len(&self) -> u64;
-    /// Whether the source holds no bytes.
+    /// Whether the object holds no bytes.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -30,11 +41,21 @@ pub trait ByteSource: Send + Sync + fmt::Debug {
     /// # Errors
     /// An I/O error when the range cannot be read in full.
     fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>>;
+    /// `(requests, bytes)` this session sent over the network, when it counts them itself
+    /// (remote sources); `None` for local ones, whose reads the granule counts.
+    fn io(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// A granule in a local file, read with positional reads (no seeking, thread-safe).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LocalFile {
+    inner: Arc<LocalInner>,
+}
+
+#[derive(Debug)]
+struct LocalInner {
     path: PathBuf,
     name: String,
     file: File,
@@ -62,23 +83,31 @@ impl LocalFile {
             });
         }
         Ok(Self {
-            len: meta.len(),
-            path,
-            name,
-            file,
+            inner: Arc::new(LocalInner {
+                len: meta.len(),
+                path,
+                name,
+                file,
+            }),
         })
     }
 
     /// The file's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 }
 
 impl ByteSource for LocalFile {
     fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
+    fn session(&self) -> Result<Arc<dyn ReadSession>, GranuleError> {
+        Ok(self.inner.clone())
+    }
+}
+
+impl ReadSession for LocalInner {
     fn len(&self) -> u64 {
         self.len
     }
@@ -130,6 +159,12 @@ impl ByteSource for MemorySource {
     fn name(&self) -> &str {
         &self.name
     }
+    fn session(&self) -> Result<Arc<dyn ReadSession>, GranuleError> {
+        Ok(Arc::new(self.clone()))
+    }
+}
+
+impl ReadSession for MemorySource {
     fn len(&self) -> u64 {
         self.bytes.len() as u64
     }
@@ -165,9 +200,9 @@ impl IoCounters {
     }
 }
 
-/// Adapts a [`ByteSource`] to the reader's storage trait and counts what it reads.
+/// Adapts a [`ReadSession`] to the reader's storage trait and counts what it reads.
 struct CountingStorage {
-    source: Arc<dyn ByteSource>,
+    source: Arc<dyn ReadSession>,
     counters: Arc<IoCounters>,
 }
 
@@ -178,6 +213,7 @@ impl Storage for CountingStorage {
 
     fn read_range(&self, offset: u64, len: usize) -> hdf5_reader::error::Result<StorageBuffer> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(offset, len, "granule read");
         let bytes = self.source.read_at(offset, len)?;
         self.counters
             .bytes
@@ -222,6 +258,7 @@ pub enum Presence {
 pub struct Granule {
     name: String,
     file: Hdf5File,
+    session: Arc<dyn ReadSession>,
     counters: Arc<IoCounters>,
 }
 
@@ -247,7 +284,8 @@ impl Granule {
     /// [`GranuleError::Open`] for an empty, truncated or non-HDF5 source.
     pub fn open(source: Arc<dyn ByteSource>) -> Result<Self, GranuleError> {
         let name = source.name().to_string();
-        if source.is_empty() {
+        let session = source.session()?;
+        if session.is_empty() {
             return Err(GranuleError::Open {
                 granule: name,
                 message: "the file is empty (0 bytes)".into(),
@@ -255,7 +293,7 @@ impl Granule {
         }
         let counters = Arc::new(IoCounters::default());
         let storage = Arc::new(CountingStorage {
-            source,
+            source: session.clone(),
             counters: counters.clone(),
         });
         let file = Hdf5File::from_storage(storage)
@@ -267,6 +305,7 @@ impl Granule {
         Ok(Self {
             name,
             file,
+            session,
             counters,
         })
     }
@@ -276,9 +315,12 @@ impl Granule {
         &self.name
     }
 
-    /// `(requests, bytes)` read from the source so far.
+    /// `(requests, bytes)` read from the source so far: network requests for remote
+    /// sources, reader requests for local ones.
     pub fn io(&self) -> (u64, u64) {
-        self.counters.snapshot()
+        self.session
+            .io()
+            .unwrap_or_else(|| self.counters.snapshot())
     }
 
     fn err(&self, dataset: &str, message: impl fmt::Display) -> GranuleError {

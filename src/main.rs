@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use zagg::aoi::{Aoi, BASINS};
 use zagg::catalog::{
     make_catalog, read_catalog, write_catalog, Access, BboxChoice, Catalog, CatalogMeta,
-    CatalogOptions, Destination,
+    CatalogOptions, Destination, CATALOG_FILE, META_FILE,
 };
 use zagg::cmr::{CmrClient, DEFAULT_PROVIDER, DEFAULT_VERSION};
 use zagg::config::{PipelineConfig, DEFAULT_CONFIG};
@@ -17,6 +17,7 @@ use zagg::cycle::CycleSpec;
 use zagg::granule::ByteSource;
 use zagg::run::{run_catalog, run_local, RunOptions};
 use zagg::shard::{process_shard, ShardContext};
+use zagg::source::{Cloud, CloudOptions, Location};
 use zagg::store::Store;
 
 /// Default store of `zagg run` without `--store`.
@@ -25,7 +26,7 @@ const DEMO_STORE: &str = "zagg-demo.zarr";
 /// ICESat-2 ATL06 land-ice heights → per-cell statistics on a HEALPix grid, in one Zarr v3
 /// store that xarray + xdggs open directly.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None, after_help = "Run `zagg run` with no arguments for the offline demo.\nLogging: set RUST_LOG (e.g. RUST_LOG=zagg=debug).")]
+#[command(version, about, long_about = None, after_help = "Run `zagg run` with no arguments for the offline demo.\n\nEnvironment:\n  RUST_LOG                 logging (e.g. zagg=debug)\n  AWS_REGION               region of s3:// locations (default us-west-2)\n  AWS_ENDPOINT_URL         S3-compatible endpoint (path-style requests)\n  AWS_ALLOW_HTTP=true      allow http:// endpoints and granule URLs\n  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   S3 keys (else the default chain)\n  EARTHDATA_TOKEN          bearer token for https:// granules\n  ZAGG_REQUEST_TIMEOUT_SECS, ZAGG_MAX_RETRIES, ZAGG_MIN_FETCH_BYTES, ZAGG_MAX_FETCH_BYTES, ZAGG_MAX_IN_FLIGHT")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -119,9 +120,9 @@ Environment: ZAGG_CMR_URL (CMR base URL, overridden by --cmr-url), RUST_LOG.")]
         after_help = "Example:\n  zagg template --store out.zarr\n  zagg template --store out.zarr --config my-pipeline.yaml"
     )]
     Template {
-        /// Store directory (created if missing).
+        /// Store: a directory (created if missing) or s3://bucket/prefix.
         #[arg(long)]
-        store: PathBuf,
+        store: String,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -133,12 +134,12 @@ Environment: ZAGG_CMR_URL (CMR base URL, overridden by --cmr-url), RUST_LOG.")]
         /// Shard: a morton id at the parent order (e.g. -5112333) or nested:ID.
         #[arg(long, allow_hyphen_values = true)]
         shard: String,
-        /// Granules (HDF5): local paths.
+        /// Granules (HDF5): local paths, s3:// or https:// URLs.
         #[arg(long, num_args = 1.., required = true)]
         granules: Vec<String>,
-        /// Store directory.
+        /// Store: a directory or s3://bucket/prefix.
         #[arg(long)]
-        store: PathBuf,
+        store: String,
         #[command(flatten)]
         config: ConfigArg,
         /// Print the shard report as JSON.
@@ -147,11 +148,11 @@ Environment: ZAGG_CMR_URL (CMR base URL, overridden by --cmr-url), RUST_LOG.")]
     },
     /// Run every stage locally: find shards, template, process, consolidate.
     #[command(
-        after_help = "Examples:\n  zagg run                                  # the embedded demo granules, offline\n  zagg run --granules data/*.h5 --store out.zarr --jobs 2\n  zagg run --granules data/*.h5 --aoi basins\n  zagg run --granules data/*.h5 --aoi region.geojson --config sphere.yaml\n  zagg run --cycle 22 --store c22.zarr                 # granules from CMR, read over s3://\n  zagg run --cycle 22 --aoi region.geojson --access https\n  zagg run --catalog c22/catalog.json --store c22.zarr  # a catalog made by zagg catalog\n\nWith --cycle the catalog (catalog.json, catalog.meta.json) is also written into the store."
+        after_help = "Examples:\n  zagg run                                  # the embedded demo granules, offline\n  zagg run --granules data/*.h5 --store out.zarr --jobs 2\n  zagg run --granules data/*.h5 --aoi basins\n  zagg run --granules data/*.h5 --aoi region.geojson --config sphere.yaml\n  zagg run --cycle 22 --store c22.zarr                 # granules from CMR, read over s3://\n  zagg run --cycle 22 --aoi region.geojson --access https\n  zagg run --catalog c22/catalog.json --store c22.zarr  # a catalog made by zagg catalog\n\nWith --cycle the catalog (catalog.json, catalog.meta.json) is also written into the store.\nGranule URLs are opened like --granules ones (s3:// and https:// credentials: see the README)."
     )]
     Run {
-        /// Granules (HDF5): local paths. Without it (and without --cycle/--catalog), the
-        /// embedded demo granules are used.
+        /// Granules (HDF5): local paths, s3:// or https:// URLs. Without it (and without
+        /// --cycle/--catalog), the embedded demo granules are used.
         #[arg(long, num_args = 1.., conflicts_with_all = ["cycle", "catalog"])]
         granules: Vec<String>,
         /// Take the granules of this cycle from CMR (see `zagg catalog`): a number or
@@ -169,9 +170,9 @@ Environment: ZAGG_CMR_URL (CMR base URL, overridden by --cmr-url), RUST_LOG.")]
         /// `basins`.
         #[arg(long, value_name = "basins|FILE|URL")]
         aoi: Option<String>,
-        /// Store directory [default: ./zagg-demo.zarr].
+        /// Store: a directory or s3://bucket/prefix [default: ./zagg-demo.zarr].
         #[arg(long)]
-        store: Option<PathBuf>,
+        store: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
         /// Shards processed at once [default: number of CPUs].
@@ -191,10 +192,29 @@ fn load_config(arg: &ConfigArg) -> Result<Arc<PipelineConfig>> {
     Ok(Arc::new(PipelineConfig::load(&arg.config)?))
 }
 
-fn open_granules(locations: &[String]) -> Result<Vec<Arc<dyn ByteSource>>> {
+/// Cloud access when any location is remote (`s3://`, `https://`, `http://`), configured
+/// from the environment (see `CloudOptions::from_env`).
+fn cloud_for<'a>(locations: impl IntoIterator<Item = &'a str>) -> Result<Option<Arc<Cloud>>> {
+    let remote = locations
+        .into_iter()
+        .any(|l| matches!(Location::parse(l), Ok(Some(_)) | Err(_)));
+    Ok(if remote {
+        Some(Arc::new(Cloud::new(CloudOptions::from_env())?))
+    } else {
+        None
+    })
+}
+
+fn open_granules(
+    locations: &[String],
+    cloud: Option<&Arc<Cloud>>,
+) -> Result<Vec<Arc<dyn ByteSource>>> {
     locations
         .iter()
-        .map(|l| Ok(zagg::granule::open_source(l)?))
+        .map(|l| match cloud {
+            Some(c) => Ok(c.open(l)?),
+            None => Ok(zagg::granule::open_source(l)?),
+        })
         .collect()
 }
 
@@ -241,7 +261,8 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Template { store, config } => {
             let config = load_config(&config)?;
-            let store = Store::open_local(&store)?;
+            let cloud = cloud_for([store.as_str()])?;
+            let store = Store::open(&store, cloud.as_ref())?;
             store.create_template(&config)?;
             store.consolidate(&config)?;
             println!("template ready: {}", store.location());
@@ -256,8 +277,9 @@ fn main() -> Result<()> {
             let config = load_config(&config)?;
             let cell = zagg::grid::parse_cell(&shard, config.grid.parent_order)
                 .with_context(|| format!("--shard {shard}"))?;
-            let sources = open_granules(&granules)?;
-            let store = Store::open_local(&store)?;
+            let cloud = cloud_for(granules.iter().map(String::as_str).chain([store.as_str()]))?;
+            let sources = open_granules(&granules, cloud.as_ref())?;
+            let store = Store::open(&store, cloud.as_ref())?;
             store.check_template(&config)?;
             let ctx = ShardContext::new(config)?;
             let report = process_shard(&ctx, cell, &sources, &store)?;
@@ -317,43 +339,68 @@ fn main() -> Result<()> {
             if jobs == 0 {
                 bail!("--jobs must be at least 1");
             }
-            let store_path = store.unwrap_or_else(|| PathBuf::from(DEMO_STORE));
+            let store_location = store.unwrap_or_else(|| DEMO_STORE.to_string());
             let access = match access {
                 AccessArg::S3 => Access::S3,
                 AccessArg::Https => Access::Https,
             };
-            let planned = match (cycle, catalog) {
+            // The catalog, when the granules come from CMR or a catalog file.
+            let planned: Option<(Catalog, Option<CatalogMeta>)> = match (cycle, catalog) {
                 (Some(cycle), _) => {
                     let aoi = aoi.as_deref().unwrap_or(BASINS);
                     let (catalog, meta) = catalog_from_args(&cycle, aoi, &cmr, &config)?;
-                    let written =
-                        write_catalog(&Destination::Local(store_path.clone()), &catalog, &meta)?;
                     if !json {
-                        eprint!("{}", meta.summary(&written));
+                        eprint!("{}", meta.summary(&[]));
                     }
-                    Some(catalog)
+                    Some((catalog, Some(meta)))
                 }
                 (None, Some(path)) => {
                     if aoi.is_some() {
                         bail!("--aoi does not apply to --catalog: the catalog was made for an AOI");
                     }
-                    Some(read_catalog(&path)?)
+                    Some((read_catalog(&path)?, None))
                 }
                 (None, None) => None,
             };
-            let store = Store::open_local(&store_path)?;
-            let report = if let Some(catalog) = planned {
+            let progress = !json && std::io::stderr().is_terminal();
+            let report = if let Some((catalog, meta)) = planned {
+                let locations: Vec<&str> = catalog
+                    .0
+                    .iter()
+                    .flat_map(|i| i.granules.iter().filter_map(|g| g.location(access)))
+                    .chain([store_location.as_str()])
+                    .collect();
+                let cloud = cloud_for(locations)?;
+                let store = Store::open(&store_location, cloud.as_ref())?;
+                if let Some(meta) = &meta {
+                    // The catalog of the run goes into the store, beside run.json.
+                    store.write_json(CATALOG_FILE, &serde_json::to_value(&catalog)?)?;
+                    store.write_json(META_FILE, &serde_json::to_value(meta)?)?;
+                }
+                let open = |location: &str| -> std::result::Result<Arc<dyn ByteSource>, String> {
+                    match &cloud {
+                        Some(c) => c.open(location),
+                        None => zagg::granule::open_source(location),
+                    }
+                    .map_err(|e| e.to_string())
+                };
                 let options = RunOptions {
                     jobs,
                     aoi: None,
-                    progress: !json && std::io::stderr().is_terminal(),
+                    progress,
                 };
-                run_catalog(config, &catalog, access, &store, &options)?
+                run_catalog(config, &catalog, access, &open, &store, &options)?
             } else {
+                let cloud = cloud_for(
+                    granules
+                        .iter()
+                        .map(String::as_str)
+                        .chain([store_location.as_str()]),
+                )?;
                 let sources = if granules.is_empty() {
                     zagg::demo::demo_sources()
                 } else {
-                    open_granules(&granules)?
+                    open_granules(&granules, cloud.as_ref())?
                 };
                 if sources.is_empty() {
                     bail!("no granules: give --granules FILE...");
@@ -361,10 +408,11 @@ fn main() -> Result<()> {
                 let aoi = aoi
                     .map(|a| Aoi::load(&a, config.grid.parent_order, config.grid.ellipsoid))
                     .transpose()?;
+                let store = Store::open(&store_location, cloud.as_ref())?;
                 let options = RunOptions {
                     jobs,
                     aoi,
-                    progress: !json && std::io::stderr().is_terminal(),
+                    progress,
                 };
                 run_local(config, sources, &store, &options)?
             };
@@ -372,8 +420,12 @@ fn main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", report.summary());
-                let shown = std::path::absolute(&store_path).unwrap_or(store_path);
-                println!("wrote        {}", shown.display());
+                let shown = match Location::parse(&store_location) {
+                    Ok(Some(_)) => store_location.clone(),
+                    _ => std::path::absolute(&store_location)
+                        .map_or(store_location.clone(), |p| p.display().to_string()),
+                };
+                println!("wrote        {shown}");
             }
             if !report.shards_failed.is_empty() {
                 std::process::exit(2);

@@ -191,6 +191,10 @@ pub fn granule_shards(
     Ok(shards)
 }
 
+/// Opens a granule by location (a path or URL) for [`run_catalog`]; the error is a message
+/// that names the granule.
+pub type Opener<'a> = dyn Fn(&str) -> Result<Arc<dyn ByteSource>, String> + Sync + 'a;
+
 /// Shards to process and the granules of each.
 #[derive(Debug, Default)]
 pub struct RunPlan {
@@ -289,7 +293,8 @@ pub fn run_local(
 }
 
 /// Run every stage locally over the shards of a catalog, reading each granule from its
-/// `access` URL (opened once with [`crate::granule::open_source`]). A granule that cannot be
+/// `access` URL, opened once with `open` (e.g. [`crate::granule::open_source`] for local
+/// files, or a [`crate::source::Cloud`] for `s3://` and `https://`). A granule that cannot be
 /// opened is reported and left out; a shard none of whose granules opens is a failed shard.
 /// `options.aoi` is not used: the catalog was made for an AOI already.
 ///
@@ -300,6 +305,7 @@ pub fn run_catalog(
     config: Arc<PipelineConfig>,
     catalog: &Catalog,
     access: Access,
+    open: &Opener<'_>,
     store: &Store,
     options: &RunOptions,
 ) -> Result<RunReport, RunError> {
@@ -325,7 +331,7 @@ pub fn run_catalog(
             .map(|(&id, g)| {
                 let source = match g.location(access) {
                     None => Err(format!("{id}: the catalog has no {access} URL for it")),
-                    Some(loc) => crate::granule::open_source(loc).map_err(|e| e.to_string()),
+                    Some(loc) => open(loc),
                 };
                 (id, source)
             })

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggregator, PointBuffer};
@@ -65,6 +66,22 @@ pub struct GranuleFailure {
     pub error: String,
 }
 
+/// What reading one granule for one shard cost and gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GranuleRead {
+    /// Granule path or URL.
+    pub granule: String,
+    /// Read requests: network requests for remote granules, reader requests for local ones.
+    pub requests: u64,
+    /// Bytes read.
+    pub bytes_read: u64,
+    /// Rows of this granule aggregated into the shard.
+    pub observations: u64,
+}
+
+/// The rows and counts read from one granule, or why it failed.
+type GranuleOutcome = Result<(PointBuffer, Counts), GranuleError>;
+
 /// Outcome of a shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -98,6 +115,8 @@ pub struct ShardReport {
     pub requests: u64,
     /// Bytes read from the granule sources.
     pub bytes_read: u64,
+    /// Requests and bytes per granule, in the order given.
+    pub granule_reads: Vec<GranuleRead>,
     /// Wall time, seconds.
     pub seconds: f64,
 }
@@ -196,34 +215,48 @@ pub fn process_shard(
     store
         .check_template(config)
         .map_err(|source| ShardError::Store { shard, source })?;
+    // Granules are read in parallel (one granule's fetches overlap another's decoding) and
+    // merged in the order given, so results do not depend on scheduling.
+    let results: Vec<(GranuleRead, GranuleOutcome)> = granules
+        .par_iter()
+        .map(|source| {
+            let mut read = GranuleRead {
+                granule: source.name().to_string(),
+                ..GranuleRead::default()
+            };
+            let mut granule_points = ctx.aggregator.buffer();
+            let mut granule_counts = Counts::default();
+            let result = Granule::open(source.clone()).and_then(|g| {
+                let r = read_shard_points(ctx, &g, shard, &mut granule_points, &mut granule_counts);
+                (read.requests, read.bytes_read) = g.io();
+                r
+            });
+            read.observations = granule_counts.observations;
+            (read, result.map(|()| (granule_points, granule_counts)))
+        })
+        .collect();
     let mut points = ctx.aggregator.buffer();
     let mut counts = Counts::default();
     let mut failures = Vec::new();
     let (mut requests, mut bytes_read) = (0, 0);
-    for source in granules {
-        let name = source.name().to_string();
-        let mut granule_points = ctx.aggregator.buffer();
-        let mut granule_counts = Counts::default();
-        let result = Granule::open(source.clone()).and_then(|g| {
-            let r = read_shard_points(ctx, &g, shard, &mut granule_points, &mut granule_counts);
-            let (q, b) = g.io();
-            requests += q;
-            bytes_read += b;
-            r
-        });
+    let mut granule_reads = Vec::with_capacity(results.len());
+    for (read, result) in results {
+        requests += read.requests;
+        bytes_read += read.bytes_read;
         match result {
-            Ok(()) => {
+            Ok((granule_points, granule_counts)) => {
                 points.append(&granule_points);
                 counts.add(&granule_counts);
             }
             Err(e) => {
-                tracing::warn!(shard, granule = %name, error = %e, "granule failed");
+                tracing::warn!(shard, granule = %read.granule, error = %e, "granule failed");
                 failures.push(GranuleFailure {
-                    granule: name,
+                    granule: read.granule.clone(),
                     error: e.to_string(),
                 });
             }
         }
+        granule_reads.push(read);
     }
     let stats = ctx.aggregator.aggregate(&points);
     store
@@ -246,6 +279,7 @@ pub fn process_shard(
         cells: stats.occupied_cells() as u64,
         requests,
         bytes_read,
+        granule_reads,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

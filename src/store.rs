@@ -24,6 +24,15 @@ use crate::aggregate::ShardStats;
 use crate::config::{DType, PipelineConfig};
 use crate::grid::{self, Ellipsoid};
 
+/// Runs zarrs' async storage calls on the cloud I/O runtime.
+struct BlockOn(tokio::runtime::Handle);
+
+impl zarrs::storage::storage_adapter::async_to_sync::AsyncToSyncBlockOn for BlockOn {
+    fn block_on<F: core::future::Future>(&self, future: F) -> F::Output {
+        self.0.block_on(future)
+    }
+}
+
 /// An array of the store, on a type-erased storage.
 type StoreArray = Array<dyn zarrs::storage::ReadableWritableListableStorageTraits>;
 
@@ -145,6 +154,48 @@ impl Store {
             message: e.to_string(),
         })?;
         Ok(Self::from_storage(Arc::new(store), location))
+    }
+
+    /// Open a store by location: a local directory, or `s3://bucket/prefix` through the
+    /// cloud clients (`cloud` is then required).
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] for a bad location or a client that cannot be built.
+    pub fn open(
+        location: &str,
+        cloud: Option<&Arc<crate::source::Cloud>>,
+    ) -> Result<Self, StoreError> {
+        use crate::source::Location;
+        let open_err = |message: String| StoreError::Open {
+            store: location.to_string(),
+            message,
+        };
+        match Location::parse(location).map_err(|e| open_err(e.to_string()))? {
+            None => Self::open_local(location.strip_prefix("file://").unwrap_or(location)),
+            Some(parsed @ Location::S3 { .. }) => {
+                let cloud =
+                    cloud.ok_or_else(|| open_err("an s3:// store needs cloud access".into()))?;
+                let client = cloud.client(&parsed).map_err(|e| open_err(e.to_string()))?;
+                let Location::S3 { key, .. } = parsed else {
+                    return Err(open_err("not an s3:// location".into()));
+                };
+                let prefixed: Arc<dyn object_store::ObjectStore> = if key.is_empty() {
+                    client
+                } else {
+                    Arc::new(object_store::prefix::PrefixStore::new(client, key.as_str()))
+                };
+                let storage = Arc::new(zarrs_object_store::AsyncObjectStore::new(prefixed));
+                let sync =
+                    zarrs::storage::storage_adapter::async_to_sync::AsyncToSyncStorageAdapter::new(
+                        storage,
+                        BlockOn(cloud.handle()),
+                    );
+                Ok(Self::from_storage(Arc::new(sync), location.to_string()))
+            }
+            Some(_) => Err(open_err(
+                "stores can be local directories or s3:// locations".into(),
+            )),
+        }
     }
 
     /// Wrap any zarrs storage.

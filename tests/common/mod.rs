@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fake_cmr;
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
