@@ -3,8 +3,8 @@
 //!
 //! The pipeline has four stages, each a library function here, a CLI subcommand, and (in
 //! production) an AWS Lambda:
-//! [`catalog::make_catalog`] (which shards and granules), [`store::create_template`],
-//! [`shard::process_shard`] and [`store::consolidate`]. [`run::run_local`] runs them all in one
+//! [`catalog::make_catalog`] (which shards and granules), [`store::Store::create_template`],
+//! [`shard::process_shard`] and [`store::Store::consolidate`]. [`run::run_local`] runs them all in one
 //! process.
 
 pub mod aggregate;
