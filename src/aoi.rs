@@ -2,7 +2,8 @@
 //!
 //! The built-in AOI `basins` is the set of 1334 order-6 cells that cover the 27 Antarctic
 //! drainage basins (Zwally et al. 2012), shipped as data in `config/aoi/`. Any GeoJSON
-//! Polygon or MultiPolygon (bare geometry, Feature or FeatureCollection) is accepted too; its
+//! Polygon or MultiPolygon (bare geometry, Feature or FeatureCollection), from a file or an
+//! `http(s)://` URL (fetched with retries, [`crate::web`]), is accepted too; its
 //! shards are every cell the outer rings intersect (cdshealpix exact polygon coverage, on the
 //! sphere, so edges are great-circle arcs and the antimeridian needs no special care).
 
@@ -52,14 +53,26 @@ pub struct Aoi {
 }
 
 impl Aoi {
-    /// Load `basins` or a GeoJSON file, as cells at `order`.
+    /// Load `basins`, a GeoJSON file or a GeoJSON `http(s)://` URL, as cells at `order`.
     ///
     /// # Errors
-    /// [`AoiError`] when the file cannot be read or holds no polygon, or when the basins are
-    /// asked for at an order coarser than they are stored at.
+    /// [`AoiError`] when the file or URL cannot be read or holds no polygon, or when the
+    /// basins are asked for at an order coarser than they are stored at.
     pub fn load(spec: &str, order: u8, ellipsoid: Ellipsoid) -> Result<Self, AoiError> {
         if spec == BASINS {
             return Self::basins(order);
+        }
+        if spec.starts_with("http://") || spec.starts_with("https://") {
+            let read = |message: String| AoiError::Read {
+                path: spec.to_string(),
+                message,
+            };
+            let http = crate::web::HttpGet::new(crate::web::RetryPolicy::default())
+                .map_err(|e| read(e.to_string()))?;
+            let reply = http.get(spec, &[], &[]).map_err(|e| read(e.to_string()))?;
+            let text =
+                String::from_utf8(reply.body).map_err(|e| read(format!("not UTF-8 text: {e}")))?;
+            return Self::from_geojson(spec, &text, order, ellipsoid);
         }
         let text = std::fs::read_to_string(Path::new(spec)).map_err(|e| AoiError::Read {
             path: spec.to_string(),

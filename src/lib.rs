@@ -3,15 +3,19 @@
 //!
 //! The pipeline has four stages, each a library function here, a CLI subcommand, and (in
 //! production) an AWS Lambda:
-//! [`catalog`](crate::aoi) (which shards and granules), [`store::create_template`],
-//! [`shard::process_shard`] and [`store::consolidate`]. [`run::run_local`] runs them all in one
+//! [`catalog::make_catalog`] (which shards and granules), [`store::Store::create_template`],
+//! [`shard::process_shard`] and [`store::Store::consolidate`]. [`run::run_local`] runs them all in one
 //! process.
 
 pub mod aggregate;
 pub mod aoi;
+pub mod catalog;
+pub mod cmr;
 pub mod config;
 pub mod credentials;
+pub mod cycle;
 pub mod demo;
+pub mod footprint;
 pub mod granule;
 pub mod grid;
 pub mod inspect;
@@ -22,3 +26,4 @@ pub mod run;
 pub mod shard;
 pub mod source;
 pub mod store;
+pub mod web;

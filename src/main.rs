@@ -5,11 +5,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
-use zagg::aoi::Aoi;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use zagg::aoi::{Aoi, BASINS};
+use zagg::catalog::{
+    make_catalog, read_catalog, write_catalog, Access, BboxChoice, Catalog, CatalogMeta,
+    CatalogOptions, Destination, CATALOG_FILE, META_FILE,
+};
+use zagg::cmr::{CmrClient, DEFAULT_PROVIDER, DEFAULT_VERSION};
 use zagg::config::{PipelineConfig, DEFAULT_CONFIG};
+use zagg::cycle::CycleSpec;
 use zagg::granule::ByteSource;
-use zagg::run::{run_local, RunOptions};
+use zagg::run::{run_catalog, run_local, RunOptions};
 use zagg::shard::{process_shard, ShardContext};
 use zagg::source::{Cloud, CloudOptions, Location};
 use zagg::store::Store;
@@ -33,8 +39,82 @@ struct ConfigArg {
     config: String,
 }
 
+/// How the CMR is asked (`zagg catalog`, `zagg run --cycle`).
+#[derive(Args, Debug, Clone)]
+struct CmrArgs {
+    /// CMR base URL [default: $ZAGG_CMR_URL if set, else https://cmr.earthdata.nasa.gov].
+    #[arg(long, value_name = "URL")]
+    cmr_url: Option<String>,
+    /// ATL06 version (CMR collection version).
+    #[arg(long, default_value = DEFAULT_VERSION, value_name = "VVV")]
+    product_version: String,
+    /// CMR provider.
+    #[arg(long, default_value = DEFAULT_PROVIDER)]
+    provider: String,
+    /// Narrow the query to the cycle's fitted dates widened by this many days on each side.
+    #[arg(long, default_value_t = zagg::cycle::DEFAULT_MARGIN_DAYS, value_name = "DAYS")]
+    temporal_margin: f64,
+    /// No temporal narrowing: the granule-name pattern alone selects the cycle.
+    #[arg(long)]
+    no_temporal: bool,
+    /// Spatial narrowing: `auto` (the AOI's latitude band), `none` (global) or W,S,E,N degrees.
+    #[arg(
+        long,
+        default_value = "auto",
+        value_name = "auto|none|W,S,E,N",
+        allow_hyphen_values = true
+    )]
+    bbox: String,
+    /// Granules per CMR page (1-2000).
+    #[arg(long, default_value_t = zagg::cmr::MAX_PAGE_SIZE)]
+    page_size: u32,
+    /// Attempts per CMR request (429, 5xx and connection errors are retried with backoff).
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    cmr_attempts: u32,
+}
+
+/// Which catalog URL a granule is read from.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum AccessArg {
+    /// `s3://` (in us-west-2).
+    S3,
+    /// `https://` (anywhere).
+    Https,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Find a cycle's ATL06 granules in CMR and the AOI shards each can touch; write
+    /// catalog.json and catalog.meta.json.
+    #[command(after_help = "Examples:
+  zagg catalog --cycle 22                          # Antarctic basins, ./catalog.json
+  zagg catalog --cycle latest-complete --out runs/latest
+  zagg catalog --cycle 22 --aoi region.geojson --bbox none --out c22
+  zagg catalog --cycle 22 --product-version 006 --no-temporal
+  ZAGG_CMR_URL=http://127.0.0.1:3003 zagg catalog --cycle 22   # a mirror or a fake CMR
+
+catalog.json is a JSON array, one item per shard with granules:
+  {\"shard\": 41066, \"morton\": -5112333, \"parent_order\": 6, \"granules\": [{\"s3\": ..., \"https\": ..., \"id\": ...}]}
+Environment: ZAGG_CMR_URL (CMR base URL, overridden by --cmr-url), RUST_LOG.")]
+    Catalog {
+        /// Cycle: a number (1-99) or `latest-complete` (the last cycle whose fitted end has passed).
+        #[arg(long, value_name = "N|latest-complete")]
+        cycle: String,
+        /// Area of interest: `basins` (the 27 Antarctic drainage basins, 1334 shards) or a
+        /// GeoJSON Polygon/MultiPolygon file or http(s) URL.
+        #[arg(long, default_value = BASINS, value_name = "basins|FILE|URL")]
+        aoi: String,
+        /// Output directory for catalog.json and catalog.meta.json (created if missing).
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        out: String,
+        #[command(flatten)]
+        cmr: CmrArgs,
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print catalog.meta.json instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create the Zarr v3 group and arrays of a store (metadata only).
     #[command(
         after_help = "Example:\n  zagg template --store out.zarr\n  zagg template --store out.zarr --config my-pipeline.yaml"
@@ -68,16 +148,27 @@ enum Command {
     },
     /// Run every stage locally: find shards, template, process, consolidate.
     #[command(
-        after_help = "Examples:\n  zagg run                                  # the embedded demo granules, offline\n  zagg run --granules data/*.h5 --store out.zarr --jobs 2\n  zagg run --granules data/*.h5 --aoi basins\n  zagg run --granules data/*.h5 --aoi region.geojson --config sphere.yaml"
+        after_help = "Examples:\n  zagg run                                  # the embedded demo granules, offline\n  zagg run --granules data/*.h5 --store out.zarr --jobs 2\n  zagg run --granules data/*.h5 --aoi basins\n  zagg run --granules data/*.h5 --aoi region.geojson --config sphere.yaml\n  zagg run --cycle 22 --store c22.zarr                 # granules from CMR, read over s3://\n  zagg run --cycle 22 --aoi region.geojson --access https\n  zagg run --catalog c22/catalog.json --store c22.zarr  # a catalog made by zagg catalog\n\nWith --cycle the catalog (catalog.json, catalog.meta.json) is also written into the store.\nGranule URLs are opened like --granules ones (s3:// and https:// credentials: see the README)."
     )]
     Run {
-        /// Granules (HDF5): local paths, s3:// or https:// URLs. Without it, the embedded demo
-        /// granules are used.
-        #[arg(long, num_args = 1..)]
+        /// Granules (HDF5): local paths, s3:// or https:// URLs. Without it (and without
+        /// --cycle/--catalog), the embedded demo granules are used.
+        #[arg(long, num_args = 1.., conflicts_with_all = ["cycle", "catalog"])]
         granules: Vec<String>,
+        /// Take the granules of this cycle from CMR (see `zagg catalog`): a number or
+        /// `latest-complete`.
+        #[arg(long, value_name = "N|latest-complete", conflicts_with = "catalog")]
+        cycle: Option<String>,
+        /// Take the shards and granules from a catalog.json made by `zagg catalog`.
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+        /// Which catalog URL granules are read from (with --cycle or --catalog).
+        #[arg(long, value_enum, default_value = "s3")]
+        access: AccessArg,
         /// Restrict to an area of interest: `basins` (the 27 Antarctic drainage basins) or a
-        /// GeoJSON Polygon/MultiPolygon file.
-        #[arg(long, value_name = "basins|FILE.geojson")]
+        /// GeoJSON Polygon/MultiPolygon file (or http(s) URL). With --cycle the default is
+        /// `basins`.
+        #[arg(long, value_name = "basins|FILE|URL")]
         aoi: Option<String>,
         /// Store: a directory or s3://bucket/prefix [default: ./zagg-demo.zarr].
         #[arg(long)]
@@ -90,6 +181,8 @@ enum Command {
         /// Print the run report as JSON instead of the summary.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        cmr: CmrArgs,
     },
     /// Show what a store holds: shards, cells, observations per order, variable ranges and
     /// NaN counts, layout checks and the last run report.
@@ -192,6 +285,37 @@ fn open_existing_store(location: &str) -> Result<Store> {
     Ok(Store::open(location, cloud.as_ref())?)
 }
 
+/// Query CMR for a cycle and build its catalog over the AOI.
+fn catalog_from_args(
+    cycle: &str,
+    aoi: &str,
+    cmr: &CmrArgs,
+    config: &PipelineConfig,
+) -> Result<(Catalog, CatalogMeta)> {
+    let spec: CycleSpec = cycle.parse().with_context(|| format!("--cycle {cycle}"))?;
+    let aoi = Aoi::load(aoi, config.grid.parent_order, config.grid.ellipsoid)?;
+    let mut options = CatalogOptions::new(spec);
+    options.version.clone_from(&cmr.product_version);
+    options.provider.clone_from(&cmr.provider);
+    options.temporal_margin_days = (!cmr.no_temporal).then_some(cmr.temporal_margin);
+    options.bbox = BboxChoice::parse(&cmr.bbox).with_context(|| format!("--bbox {}", cmr.bbox))?;
+    options.page_size = cmr.page_size;
+    let retry = zagg::web::RetryPolicy {
+        max_attempts: cmr.cmr_attempts.max(1),
+        ..zagg::web::RetryPolicy::default()
+    };
+    let url = zagg::cmr::resolve_base_url(cmr.cmr_url.as_deref());
+    let client = CmrClient::new(&url, retry)?;
+    let now = chrono::Utc::now();
+    Ok(make_catalog(
+        &client,
+        &options,
+        &aoi,
+        config.grid.ellipsoid,
+        now,
+    )?)
+}
+
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -245,46 +369,120 @@ fn main() -> Result<()> {
                 }
             }
         }
+        Command::Catalog {
+            cycle,
+            aoi,
+            out,
+            cmr,
+            config,
+            json,
+        } => {
+            let config = load_config(&config)?;
+            let dest = Destination::parse(&out)?;
+            let (catalog, meta) = catalog_from_args(&cycle, &aoi, &cmr, &config)?;
+            let written = write_catalog(&dest, &catalog, &meta)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&meta)?);
+            } else {
+                print!("{}", meta.summary(&written));
+            }
+        }
         Command::Run {
             granules,
+            cycle,
+            catalog,
+            access,
             aoi,
             store,
             config,
             jobs,
             json,
+            cmr,
         } => {
             let config = load_config(&config)?;
-            let store_location = store.unwrap_or_else(|| DEMO_STORE.to_string());
-            let cloud = cloud_for(
-                granules
-                    .iter()
-                    .map(String::as_str)
-                    .chain([store_location.as_str()]),
-            )?;
-            let sources = if granules.is_empty() {
-                zagg::demo::demo_sources()
-            } else {
-                open_granules(&granules, cloud.as_ref())?
-            };
-            if sources.is_empty() {
-                bail!("no granules: give --granules FILE...");
-            }
-            let aoi = aoi
-                .map(|a| Aoi::load(&a, config.grid.parent_order, config.grid.ellipsoid))
-                .transpose()?;
-            let store = Store::open(&store_location, cloud.as_ref())?;
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
             });
             if jobs == 0 {
                 bail!("--jobs must be at least 1");
             }
-            let options = RunOptions {
-                jobs,
-                aoi,
-                progress: !json && std::io::stderr().is_terminal(),
+            let store_location = store.unwrap_or_else(|| DEMO_STORE.to_string());
+            let access = match access {
+                AccessArg::S3 => Access::S3,
+                AccessArg::Https => Access::Https,
             };
-            let report = run_local(config, sources, &store, &options)?;
+            // The catalog, when the granules come from CMR or a catalog file.
+            let planned: Option<(Catalog, Option<CatalogMeta>)> = match (cycle, catalog) {
+                (Some(cycle), _) => {
+                    let aoi = aoi.as_deref().unwrap_or(BASINS);
+                    let (catalog, meta) = catalog_from_args(&cycle, aoi, &cmr, &config)?;
+                    if !json {
+                        eprint!("{}", meta.summary(&[]));
+                    }
+                    Some((catalog, Some(meta)))
+                }
+                (None, Some(path)) => {
+                    if aoi.is_some() {
+                        bail!("--aoi does not apply to --catalog: the catalog was made for an AOI");
+                    }
+                    Some((read_catalog(&path)?, None))
+                }
+                (None, None) => None,
+            };
+            let progress = !json && std::io::stderr().is_terminal();
+            let report = if let Some((catalog, meta)) = planned {
+                let locations: Vec<&str> = catalog
+                    .0
+                    .iter()
+                    .flat_map(|i| i.granules.iter().filter_map(|g| g.location(access)))
+                    .chain([store_location.as_str()])
+                    .collect();
+                let cloud = cloud_for(locations)?;
+                let store = Store::open(&store_location, cloud.as_ref())?;
+                if let Some(meta) = &meta {
+                    // The catalog of the run goes into the store, beside run.json.
+                    store.write_json(CATALOG_FILE, &serde_json::to_value(&catalog)?)?;
+                    store.write_json(META_FILE, &serde_json::to_value(meta)?)?;
+                }
+                let open = |location: &str| -> std::result::Result<Arc<dyn ByteSource>, String> {
+                    match &cloud {
+                        Some(c) => c.open(location),
+                        None => zagg::granule::open_source(location),
+                    }
+                    .map_err(|e| e.to_string())
+                };
+                let options = RunOptions {
+                    jobs,
+                    aoi: None,
+                    progress,
+                };
+                run_catalog(config, &catalog, access, &open, &store, &options)?
+            } else {
+                let cloud = cloud_for(
+                    granules
+                        .iter()
+                        .map(String::as_str)
+                        .chain([store_location.as_str()]),
+                )?;
+                let sources = if granules.is_empty() {
+                    zagg::demo::demo_sources()
+                } else {
+                    open_granules(&granules, cloud.as_ref())?
+                };
+                if sources.is_empty() {
+                    bail!("no granules: give --granules FILE...");
+                }
+                let aoi = aoi
+                    .map(|a| Aoi::load(&a, config.grid.parent_order, config.grid.ellipsoid))
+                    .transpose()?;
+                let store = Store::open(&store_location, cloud.as_ref())?;
+                let options = RunOptions {
+                    jobs,
+                    aoi,
+                    progress,
+                };
+                run_local(config, sources, &store, &options)?
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

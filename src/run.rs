@@ -1,7 +1,9 @@
 //! The local runner: every stage in one process (`zagg run`).
 //!
-//! 1. find the shards the granules touch (hash every point at the parent order), optionally
-//!    restricted to an AOI;
+//! 1. find the shards: either from a catalog ([`run_catalog`], the shards of an AOI that the
+//!    granule footprints touch, see [`crate::catalog`]), or from the granules themselves
+//!    ([`run_local`], hashing every point at the parent order), optionally restricted to an
+//!    AOI;
 //! 2. create the store template;
 //! 3. process the shards concurrently on a bounded worker pool, each exactly as a process
 //!    Lambda would;
@@ -17,6 +19,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::aoi::Aoi;
+use crate::catalog::{Access, Catalog};
 use crate::config::PipelineConfig;
 use crate::granule::{ByteSource, Granule, GranuleError};
 use crate::grid::{self, Hasher};
@@ -178,6 +181,14 @@ pub enum RunError {
         /// The config's parent order.
         shard_order: u8,
     },
+    /// A catalog made for another parent order than the config's.
+    #[error("the catalog has shards at order {catalog_order}, the config's parent order is {shard_order}")]
+    CatalogOrder {
+        /// Order of the catalog's shards.
+        catalog_order: u8,
+        /// The config's parent order.
+        shard_order: u8,
+    },
     /// The worker pool could not start.
     #[error("cannot start {jobs} worker threads: {message}")]
     Pool {
@@ -217,6 +228,41 @@ pub fn granule_shards(
     Ok(shards)
 }
 
+/// Opens a granule by location (a path or URL) for [`run_catalog`]; the error is a message
+/// that names the granule.
+pub type Opener<'a> = dyn Fn(&str) -> Result<Arc<dyn ByteSource>, String> + Sync + 'a;
+
+/// Shards to process and the granules of each.
+#[derive(Debug, Default)]
+pub struct RunPlan {
+    /// Granule sources of each shard (nested id at the parent order).
+    pub by_shard: BTreeMap<u64, Vec<Arc<dyn ByteSource>>>,
+    /// Granules considered.
+    pub granules: u64,
+    /// Granules that could not be opened or read while planning (left out of every shard).
+    pub granules_failed: Vec<GranuleFailure>,
+    /// Shards that cannot be processed because none of their granules could be opened.
+    pub shards_failed: Vec<ShardFailure>,
+}
+
+fn start_clock() -> (Instant, u64) {
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (Instant::now(), started_unix)
+}
+
+fn pool(jobs: usize) -> Result<rayon::ThreadPool, RunError> {
+    let jobs = jobs.max(1);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| RunError::Pool {
+            jobs,
+            message: e.to_string(),
+        })
+}
+
 /// Run every stage locally over the given granules.
 ///
 /// # Errors
@@ -228,10 +274,7 @@ pub fn run_local(
     store: &Store,
     options: &RunOptions,
 ) -> Result<RunReport, RunError> {
-    let started = Instant::now();
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let clock = start_clock();
     let parent_order = config.grid.parent_order;
     if let Some(aoi) = &options.aoi {
         if aoi.order != parent_order {
@@ -242,14 +285,7 @@ pub fn run_local(
             });
         }
     }
-    let jobs = options.jobs.max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| RunError::Pool {
-            jobs,
-            message: e.to_string(),
-        })?;
+    let pool = pool(options.jobs)?;
 
     // 1. Shards the granules touch.
     let parent_hasher = Hasher::new(parent_order, config.grid.ellipsoid)?;
@@ -259,8 +295,10 @@ pub fn run_local(
             .map(|g| granule_shards(&config, &parent_hasher, g.clone()))
             .collect()
     });
-    let mut by_shard: BTreeMap<u64, Vec<Arc<dyn ByteSource>>> = BTreeMap::new();
-    let mut granules_failed = Vec::new();
+    let mut plan = RunPlan {
+        granules: granules.len() as u64,
+        ..RunPlan::default()
+    };
     for (source, result) in granules.iter().zip(found) {
         match result {
             Ok(shards) => {
@@ -270,13 +308,13 @@ pub fn run_local(
                         .as_ref()
                         .is_none_or(|a| a.cells.contains(&shard))
                     {
-                        by_shard.entry(shard).or_default().push(source.clone());
+                        plan.by_shard.entry(shard).or_default().push(source.clone());
                     }
                 }
             }
             Err(e) => {
                 tracing::warn!(granule = source.name(), error = %e, "granule unreadable");
-                granules_failed.push(GranuleFailure {
+                plan.granules_failed.push(GranuleFailure {
                     granule: source.name().to_string(),
                     error: e.to_string(),
                 });
@@ -284,13 +322,129 @@ pub fn run_local(
         }
     }
     tracing::info!(
-        shards = by_shard.len(),
+        shards = plan.by_shard.len(),
         granules = granules.len(),
         "shards found"
     );
+    execute(&config, plan, store, options, &pool, clock)
+}
+
+/// Run every stage locally over the shards of a catalog, reading each granule from its
+/// `access` URL, opened once with `open` (e.g. [`crate::granule::open_source`] for local
+/// files, or a [`crate::source::Cloud`] for `s3://` and `https://`). A granule that cannot be
+/// opened is reported and left out; a shard none of whose granules opens is a failed shard.
+/// `options.aoi` is not used: the catalog was made for an AOI already.
+///
+/// # Errors
+/// [`RunError`] when the catalog's order differs from the config's, or the store cannot be
+/// set up or finished.
+pub fn run_catalog(
+    config: Arc<PipelineConfig>,
+    catalog: &Catalog,
+    access: Access,
+    open: &Opener<'_>,
+    store: &Store,
+    options: &RunOptions,
+) -> Result<RunReport, RunError> {
+    let clock = start_clock();
+    let parent_order = config.grid.parent_order;
+    if let Some(item) = catalog.0.iter().find(|i| i.parent_order != parent_order) {
+        return Err(RunError::CatalogOrder {
+            catalog_order: item.parent_order,
+            shard_order: parent_order,
+        });
+    }
+    let pool = pool(options.jobs)?;
+    // Each granule once, by id.
+    let unique: BTreeMap<&str, &crate::catalog::CatalogGranule> = catalog
+        .0
+        .iter()
+        .flat_map(|i| i.granules.iter().map(|g| (g.id.as_str(), g)))
+        .collect();
+    type Opened<'a> = (&'a str, Result<Arc<dyn ByteSource>, String>);
+    let opened: Vec<Opened> = pool.install(|| {
+        unique
+            .par_iter()
+            .map(|(&id, g)| {
+                let source = match g.location(access) {
+                    None => Err(format!("{id}: the catalog has no {access} URL for it")),
+                    Some(loc) => open(loc),
+                };
+                (id, source)
+            })
+            .collect()
+    });
+    let mut plan = RunPlan {
+        granules: unique.len() as u64,
+        ..RunPlan::default()
+    };
+    let mut sources: BTreeMap<&str, Arc<dyn ByteSource>> = BTreeMap::new();
+    let mut errors: BTreeMap<&str, String> = BTreeMap::new();
+    for (id, result) in opened {
+        match result {
+            Ok(s) => {
+                sources.insert(id, s);
+            }
+            Err(error) => {
+                tracing::warn!(granule = id, %error, "granule cannot be opened");
+                plan.granules_failed.push(GranuleFailure {
+                    granule: id.to_string(),
+                    error: error.clone(),
+                });
+                errors.insert(id, error);
+            }
+        }
+    }
+    for item in &catalog.0 {
+        let list: Vec<Arc<dyn ByteSource>> = item
+            .granules
+            .iter()
+            .filter_map(|g| sources.get(g.id.as_str()).cloned())
+            .collect();
+        if list.is_empty() {
+            let first = item
+                .granules
+                .first()
+                .and_then(|g| errors.get(g.id.as_str()))
+                .map_or("", String::as_str);
+            plan.shards_failed.push(ShardFailure {
+                shard: item.shard,
+                error: format!(
+                    "none of its {} granules could be opened; first: {first}",
+                    item.granules.len()
+                ),
+            });
+        } else {
+            plan.by_shard.insert(item.shard, list);
+        }
+    }
+    tracing::info!(
+        shards = plan.by_shard.len(),
+        granules = plan.granules,
+        unopened = plan.granules_failed.len(),
+        "catalog planned"
+    );
+    execute(&config, plan, store, options, &pool, clock)
+}
+
+/// Stages 2–4 over a plan: template, shards on the pool, report and consolidation.
+fn execute(
+    config: &Arc<PipelineConfig>,
+    plan: RunPlan,
+    store: &Store,
+    options: &RunOptions,
+    pool: &rayon::ThreadPool,
+    (started, started_unix): (Instant, u64),
+) -> Result<RunReport, RunError> {
+    let RunPlan {
+        by_shard,
+        granules,
+        granules_failed,
+        shards_failed,
+    } = plan;
 
     // 2. Template.
-    store.create_template(&config)?;
+    store.create_template(config)?;
 
     // 3. Shards, on a bounded pool.
     let ctx = ShardContext::new(config.clone())?;
@@ -329,12 +483,12 @@ pub fn run_local(
         store: store.location().to_string(),
         started_unix,
         seconds: 0.0,
-        granules: granules.len() as u64,
+        granules,
         granules_failed,
-        shards: results.len() as u64,
+        shards: (results.len() + shards_failed.len()) as u64,
         shards_ok: 0,
         shards_empty: 0,
-        shards_failed: Vec::new(),
+        shards_failed,
         cells: 0,
         counts: Counts::default(),
         bytes_read: 0,
@@ -366,7 +520,8 @@ pub fn run_local(
             Err(error) => report.shards_failed.push(ShardFailure { shard, error }),
         }
     }
-    store.consolidate(&config)?;
+    report.shards_failed.sort_by_key(|f| f.shard);
+    store.consolidate(config)?;
     report.seconds = started.elapsed().as_secs_f64();
     let value = serde_json::to_value(&report).map_err(|e| StoreError::Io {
         store: store.location().to_string(),

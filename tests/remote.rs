@@ -138,18 +138,20 @@ fn retries_ride_out_503s_and_resets() {
 fn clear_errors_for_403_404_truncation_and_exhausted_retries() {
     let files = vec![fixture_bytes("libver_latest.h5")];
     let server = serve_files(files.clone(), Some("right"), Faults::default());
-    let c = cloud(Some("wrong"), 0);
-    let e = c
-        .open(&format!("{}/libver_latest.h5", server.url))
-        .expect("location")
-        .session()
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("libver_latest.h5: cannot open: access denied (403)"),
-        "{e}"
-    );
-    assert!(!e.contains("wrong"), "the token leaked into an error: {e}");
+    for token in [Some("wrong"), None] {
+        let c = cloud(token, 0);
+        let e = c
+            .open(&format!("{}/libver_latest.h5", server.url))
+            .expect("location")
+            .session()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("libver_latest.h5: cannot open: access denied (403)"),
+            "{token:?}: {e}"
+        );
+        assert!(!e.contains("wrong"), "the token leaked into an error: {e}");
+    }
 
     let c = cloud(Some("right"), 0);
     let e = c
