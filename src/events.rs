@@ -107,6 +107,9 @@ pub struct ExecutionInput {
     pub config: String,
     /// Output store: `s3://bucket/prefix` (or a local directory in tests).
     pub store: String,
+    /// ATL06 version (CMR collection version); default `007`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_version: Option<String>,
     /// Where `catalog.json` and `catalog.meta.json` go; default: the store itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog_prefix: Option<String>,
@@ -137,6 +140,9 @@ pub struct CatalogEvent {
     pub config: String,
     /// The output store; the catalog goes here unless `catalog_prefix` is given.
     pub store: String,
+    /// ATL06 version (CMR collection version); default `007`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_version: Option<String>,
     /// Where to write the catalog files instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog_prefix: Option<String>,
@@ -351,7 +357,10 @@ pub fn schemas() -> Vec<(&'static str, String)> {
             "execution_input",
             pretty(&schemars::schema_for!(ExecutionInput)),
         ),
-        ("catalog_event", pretty(&schemars::schema_for!(CatalogEvent))),
+        (
+            "catalog_event",
+            pretty(&schemars::schema_for!(CatalogEvent)),
+        ),
         (
             "catalog_result",
             pretty(&schemars::schema_for!(CatalogResult)),
@@ -364,7 +373,10 @@ pub fn schemas() -> Vec<(&'static str, String)> {
             "template_result",
             pretty(&schemars::schema_for!(TemplateResult)),
         ),
-        ("process_event", pretty(&schemars::schema_for!(ProcessEvent))),
+        (
+            "process_event",
+            pretty(&schemars::schema_for!(ProcessEvent)),
+        ),
         (
             "process_result",
             pretty(&schemars::schema_for!(ProcessResult)),

@@ -167,9 +167,17 @@ fn a_catalog_item_is_a_process_event_with_context() {
 /// Names that would hold a secret.
 fn secret_like(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["key", "secret", "token", "password", "passwd", "credential", "auth"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "key",
+        "secret",
+        "token",
+        "password",
+        "passwd",
+        "credential",
+        "auth",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 fn object_names(v: &Value, out: &mut Vec<String>) {

@@ -34,7 +34,10 @@ fn extension_url() -> String {
 /// `Zagg.Transient` when the extension cannot be reached or answers 429/5xx; `Zagg.Internal`
 /// when the secret is not granted or not found (4xx), or holds no usable login.
 pub fn earthdata_login_from_extension(arn: &str) -> Result<EarthdataLogin, StageError> {
-    let url = format!("{}/secretsmanager/get", extension_url().trim_end_matches('/'));
+    let url = format!(
+        "{}/secretsmanager/get",
+        extension_url().trim_end_matches('/')
+    );
     let fail = |kind: ErrorKind, m: String| {
         StageError::new(kind, format!("Earthdata secret {arn} from {url}: {m}"))
     };

@@ -12,9 +12,8 @@ use crate::catalog::{make_catalog, Access, CatalogOptions, CATALOG_FILE, META_FI
 use crate::cmr::CmrClient;
 use crate::config::PipelineConfig;
 use crate::events::{
-    CatalogEvent, CatalogResult, ConsolidateEvent, ConsolidateResult, FailedShard,
-    ObjectLocation, ProcessEvent, ProcessResult, TemplateEvent, TemplateResult,
-    MAX_LISTED_FAILURES,
+    CatalogEvent, CatalogResult, ConsolidateEvent, ConsolidateResult, FailedShard, ObjectLocation,
+    ProcessEvent, ProcessResult, TemplateEvent, TemplateResult, MAX_LISTED_FAILURES,
 };
 use crate::granule::ByteSource;
 use crate::run::RUN_REPORT_KEY;
@@ -102,13 +101,12 @@ fn encode(what: &str, v: &impl serde::Serialize) -> Result<Value, StageError> {
 pub fn catalog(services: &Services, event: &CatalogEvent) -> Result<CatalogResult, StageError> {
     let cloud = services.cloud()?;
     let config = load_config(&cloud, &event.config)?;
-    let aoi = Aoi::load(
-        &event.aoi,
-        config.grid.parent_order,
-        config.grid.ellipsoid,
-    )?;
+    let aoi = Aoi::load(&event.aoi, config.grid.parent_order, config.grid.ellipsoid)?;
     let client = CmrClient::new(&services.cmr_url, services.cmr_retry.clone())?;
-    let options = CatalogOptions::new(event.cycle.spec());
+    let mut options = CatalogOptions::new(event.cycle.spec());
+    if let Some(v) = &event.product_version {
+        options.version.clone_from(v);
+    }
     let (catalog, meta) = make_catalog(
         &client,
         &options,
@@ -286,7 +284,13 @@ fn manifest_results(
     let mut failed = Vec::new();
     for file in files("FAILED") {
         for entry in entries(&file)? {
-            let text = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let text = |k: &str| {
+                entry
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
             let shard = serde_json::from_str::<Value>(&text("Input"))
                 .ok()
                 .and_then(|i| i.get("shard").and_then(Value::as_u64));

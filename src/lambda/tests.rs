@@ -95,7 +95,10 @@ fn a_malformed_event_is_bad_input() {
     for (stage, event) in [
         (Stage::Process, serde_json::json!({"shard": "x"})),
         (Stage::Template, serde_json::json!([1, 2])),
-        (Stage::Catalog, serde_json::json!({"cycle": 22, "store": "s", "extra": 1})),
+        (
+            Stage::Catalog,
+            serde_json::json!({"cycle": 22, "store": "s", "extra": 1}),
+        ),
         (Stage::Consolidate, serde_json::json!({})),
     ] {
         let e = handle(stage, &services, event).unwrap_err();
