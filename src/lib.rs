@@ -5,7 +5,8 @@
 //! production) an AWS Lambda:
 //! [`catalog::make_catalog`] (which shards and granules), [`store::Store::create_template`],
 //! [`shard::process_shard`] and [`store::Store::consolidate`]. [`run::run_local`] runs them all in one
-//! process.
+//! process. The Lambdas in `lambdas/` call [`lambda::handle`] with the event types of
+//! [`events`].
 
 pub mod aggregate;
 pub mod aoi;

@@ -102,7 +102,7 @@ pub fn catalog(services: &Services, event: &CatalogEvent) -> Result<CatalogResul
     let cloud = services.cloud()?;
     let config = load_config(&cloud, &event.config)?;
     let aoi = Aoi::load(&event.aoi, config.grid.parent_order, config.grid.ellipsoid)?;
-    let client = CmrClient::new(&services.cmr_url, services.cmr_retry.clone())?;
+    let client = CmrClient::new(&services.cmr_url, services.cmr_retry)?;
     let mut options = CatalogOptions::new(event.cycle.spec());
     if let Some(v) = &event.product_version {
         options.version.clone_from(v);
