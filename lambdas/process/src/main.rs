@@ -8,14 +8,15 @@ use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 use zagg::lambda::{handle, Services, Stage};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
     // RUST_LOG or AWS_LAMBDA_LOG_LEVEL; JSON lines when AWS_LAMBDA_LOG_FORMAT=JSON.
     lambda_runtime::tracing::init_default_subscriber();
-    // Built once per container and kept warm.
+    // Built once per container and kept warm. Owned here, outside the runtime: the cloud
+    // clients hold their own I/O runtime, which must not be dropped in async code.
     let services = Arc::new(Services::from_env());
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let services = services.clone();
+    let shared = services.clone();
+    let handler = service_fn(move |event: LambdaEvent<Value>| {
+        let services = shared.clone();
         async move {
             // The library blocks (rayon, its own I/O runtime): keep it off the async workers.
             let result = tokio::task::spawn_blocking(move || {
@@ -34,6 +35,10 @@ async fn main() -> Result<(), Error> {
                 }),
             }
         }
-    }))
-    .await
+    });
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(lambda_runtime::run(handler));
+    drop(runtime);
+    drop(services);
+    result
 }
