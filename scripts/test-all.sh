@@ -54,7 +54,7 @@ export ZAGG_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
 echo "moto on $ZAGG_TEST_S3_ENDPOINT"
 
 echo "=== Rust tests"
-cargo test --all-targets --locked 2>&1 | tee "$work/cargo-test.log"
+cargo test --workspace --all-targets --locked 2>&1 | tee "$work/cargo-test.log"
 cargo test --doc --locked
 # The tests that need the S3 server.
 cargo test --locked --test s3 -- --ignored

@@ -49,10 +49,10 @@ const BBOX_PAD_DEG: f64 = 0.25;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct CatalogGranule {
     /// `s3://` URL of the granule (in-region reads), or null when CMR has none.
-    #[schemars(required)]
+    #[schemars(required, extend("type" = ["string", "null"]))]
     pub s3: Option<String>,
     /// `https://` URL of the granule, or null when CMR has none.
-    #[schemars(required)]
+    #[schemars(required, extend("type" = ["string", "null"]))]
     pub https: Option<String>,
     /// Granule id (`GranuleUR`, the file name).
     pub id: String,

@@ -5,7 +5,8 @@
 //! production) an AWS Lambda:
 //! [`catalog::make_catalog`] (which shards and granules), [`store::Store::create_template`],
 //! [`shard::process_shard`] and [`store::Store::consolidate`]. [`run::run_local`] runs them all in one
-//! process.
+//! process. The Lambdas in `lambdas/` call [`lambda::handle`] with the event types of
+//! [`events`].
 
 pub mod aggregate;
 pub mod aoi;
@@ -15,10 +16,12 @@ pub mod config;
 pub mod credentials;
 pub mod cycle;
 pub mod demo;
+pub mod events;
 pub mod footprint;
 pub mod granule;
 pub mod grid;
 pub mod inspect;
+pub mod lambda;
 pub mod plot;
 pub mod pyramid;
 pub mod reader;

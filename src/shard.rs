@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggregator, PointBuffer};
@@ -17,7 +18,7 @@ use crate::grid::{self, Hasher};
 use crate::store::{Store, StoreError};
 
 /// Row and beam counts; summed over granules and shards.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Counts {
     /// Beams read.
     pub beams_read: u64,
@@ -58,7 +59,7 @@ impl Counts {
 }
 
 /// A granule that could not be read, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GranuleFailure {
     /// Granule path or URL.
     pub granule: String,
@@ -83,7 +84,7 @@ pub struct GranuleRead {
 type GranuleOutcome = Result<(PointBuffer, Counts), GranuleError>;
 
 /// Outcome of a shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShardStatus {
     /// Observations were aggregated and written.

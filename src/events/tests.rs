@@ -1,0 +1,261 @@
+//! Unit tests of the event types: example round trips, the committed schemas, and that no
+//! event can carry a secret.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::*;
+
+/// One realistic example of each event type, by schema stem.
+pub(crate) fn examples() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "execution_input",
+            json!({"cycle": "latest-complete", "aoi": "basins", "config": "atl06",
+                   "store": "s3://zagg-output/cycle-latest.zarr", "max_concurrency": 200,
+                   "tolerated_failure_percentage": 5.0}),
+        ),
+        (
+            "catalog_event",
+            json!({"cycle": 22, "aoi": "basins", "config": "atl06",
+                   "store": "s3://zagg-output/c22.zarr"}),
+        ),
+        (
+            "catalog_result",
+            json!({"cycle": 22,
+                   "catalog": {"url": "s3://zagg-output/c22.zarr/catalog.json",
+                               "bucket": "zagg-output", "path": "c22.zarr/catalog.json"},
+                   "meta": {"url": "s3://zagg-output/c22.zarr/catalog.meta.json",
+                            "bucket": "zagg-output", "path": "c22.zarr/catalog.meta.json"},
+                   "shards": 1330, "granules": 14710, "pairs": 76575, "skipped": 3}),
+        ),
+        (
+            "template_event",
+            json!({"store": "s3://zagg-output/c22.zarr", "config": "atl06"}),
+        ),
+        (
+            "template_result",
+            json!({"store": "s3://zagg-output/c22.zarr", "leaf_order": 12, "parent_order": 6,
+                   "variables": ["count", "h_min", "h_max", "h_mean", "h_sigma",
+                                 "h_variance", "h_q25", "h_q50", "h_q75"]}),
+        ),
+        (
+            // A Distributed Map item of catalog.json plus the ItemSelector's run context.
+            "process_event",
+            json!({"shard": 41066, "morton": -5112333, "parent_order": 6,
+                   "granules": [
+                       {"s3": "s3://nsidc-cumulus-prod-protected/ATLAS/ATL06/007/2023/12/20/ATL06_20231220111111_00222211_007_01.h5",
+                        "https": "https://data.nsidc.earthdatacloud.nasa.gov/nsidc-cumulus-prod-protected/ATLAS/ATL06/007/2023/12/20/ATL06_20231220111111_00222211_007_01.h5",
+                        "id": "ATL06_20231220111111_00222211_007_01.h5"},
+                       {"s3": null,
+                        "https": "https://data.nsidc.earthdatacloud.nasa.gov/nsidc-cumulus-prod-protected/ATLAS/ATL06/007/2024/01/05/ATL06_20240105101010_02502212_007_01.h5",
+                        "id": "ATL06_20240105101010_02502212_007_01.h5"}],
+                   "store": "s3://zagg-output/c22.zarr", "config": "atl06", "access": "s3"}),
+        ),
+        (
+            "process_result",
+            json!({"shard": 41066, "morton": -5112333, "status": "ok",
+                   "observations": 88211, "cells": 802, "granules": 2, "granules_read": 1,
+                   "granules_failed": 1,
+                   "failures": [{"granule": "ATL06_20240105101010_02502212_007_01.h5",
+                                 "error": "ATL06_20240105101010_02502212_007_01.h5: the catalog has no s3 URL for it"}],
+                   "requests": 41, "bytes": 9_830_400, "seconds": 3.2,
+                   "counts": {"beams_read": 6, "beams_missing": 0, "beams_empty": 0,
+                              "invalid_positions": 0, "points_in_shard": 90000,
+                              "dropped_quality": 1700, "dropped_fill": 89,
+                              "dropped_nonfinite": 0, "dropped_weight": 0,
+                              "observations": 88211}}),
+        ),
+        (
+            "consolidate_event",
+            json!({"store": "s3://zagg-output/c22.zarr", "config": "atl06",
+                   "result_manifest": "s3://zagg-output/c22.zarr/map-results/0c7d/manifest.json"}),
+        ),
+        (
+            "consolidate_result",
+            json!({"version": "0.1.0", "store": "s3://zagg-output/c22.zarr",
+                   "report": "s3://zagg-output/c22.zarr/run.json",
+                   "shards": 1330, "shards_ok": 1301, "shards_empty": 27, "shards_failed": 2,
+                   "failed": [{"shard": 41066, "error": "Zagg.Transient",
+                               "cause": "store s3://zagg-output/c22.zarr: write 12/h_mean/c/41066: timeout"}],
+                   "observations": 151_000_000, "cells": 1_900_000, "granules_failed": 4,
+                   "requests": 2_500_000, "bytes": 640_000_000_000_u64, "shard_seconds": 9876.5}),
+        ),
+    ]
+}
+
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(v: &Value) {
+    let t: T = serde_json::from_value(v.clone()).expect("example parses");
+    let back = serde_json::to_value(&t).expect("serialise");
+    let again: T = serde_json::from_value(back).expect("re-parse");
+    assert_eq!(t, again);
+}
+
+#[test]
+fn examples_round_trip() {
+    for (name, v) in examples() {
+        match name {
+            "execution_input" => round_trip::<ExecutionInput>(&v),
+            "catalog_event" => round_trip::<CatalogEvent>(&v),
+            "catalog_result" => round_trip::<CatalogResult>(&v),
+            "template_event" => round_trip::<TemplateEvent>(&v),
+            "template_result" => round_trip::<TemplateResult>(&v),
+            "process_event" => round_trip::<ProcessEvent>(&v),
+            "process_result" => round_trip::<ProcessResult>(&v),
+            "consolidate_event" => round_trip::<ConsolidateEvent>(&v),
+            "consolidate_result" => round_trip::<ConsolidateResult>(&v),
+            other => panic!("no type for example {other}"),
+        }
+    }
+}
+
+#[test]
+fn examples_match_their_schemas() {
+    let schemas: std::collections::BTreeMap<_, _> = schemas().into_iter().collect();
+    assert_eq!(schemas.len(), examples().len());
+    for (name, v) in examples() {
+        let schema: Value = serde_json::from_str(&schemas[name]).expect("schema JSON");
+        let validator = jsonschema::validator_for(&schema).expect("valid schema");
+        let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+}
+
+#[test]
+fn execution_input_defaults_and_cycle_forms() {
+    let e: ExecutionInput =
+        serde_json::from_value(json!({"cycle": 22, "store": "s3://b/c22.zarr"})).expect("parse");
+    assert_eq!(e.cycle, CycleInput::Number(22));
+    assert_eq!(e.cycle.spec(), CycleSpec::Number(22));
+    assert_eq!(e.aoi, "basins");
+    assert_eq!(e.config, "atl06");
+    assert_eq!(e.access, AccessInput::S3);
+    assert_eq!(e.max_concurrency, None);
+    let e: ExecutionInput = serde_json::from_value(
+        json!({"cycle": "latest-complete", "store": "s3://b/x.zarr", "access": "https"}),
+    )
+    .expect("parse");
+    assert_eq!(e.cycle.spec(), CycleSpec::LatestComplete);
+    assert_eq!(Access::from(e.access), Access::Https);
+    for bad in [
+        json!({"cycle": "latest", "store": "s"}),
+        json!({"cycle": -1, "store": "s"}),
+        json!({"cycle": 22}),
+        json!({"cycle": 22, "store": "s", "granules": ["a.h5"]}),
+    ] {
+        assert!(
+            serde_json::from_value::<ExecutionInput>(bad.clone()).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn a_catalog_item_is_a_process_event_with_context() {
+    let item = json!({"shard": 41066, "morton": -5112333, "parent_order": 6,
+                      "granules": [{"s3": "s3://b/g.h5", "https": null, "id": "g.h5"}]});
+    let catalog_item: CatalogItem = serde_json::from_value(item.clone()).expect("item");
+    let mut event = item;
+    event["store"] = json!("s3://out/c22.zarr");
+    let e: ProcessEvent = serde_json::from_value(event).expect("event");
+    assert_eq!(e.item(), catalog_item);
+    assert_eq!(e.config, "atl06");
+    assert_eq!(e.access, AccessInput::S3);
+}
+
+/// Names that would hold a secret.
+fn secret_like(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "key",
+        "secret",
+        "token",
+        "password",
+        "passwd",
+        "credential",
+        "auth",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+fn object_names(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                out.push(k.clone());
+                object_names(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| object_names(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn no_event_can_hold_a_secret() {
+    // Every field of every example...
+    for (name, v) in examples() {
+        let mut names = Vec::new();
+        object_names(&v, &mut names);
+        let bad: Vec<_> = names.iter().filter(|n| secret_like(n)).collect();
+        assert!(bad.is_empty(), "{name}: {bad:?}");
+    }
+    // ...and every property any schema allows (examples may leave optional fields out).
+    for (name, text) in schemas() {
+        let schema: Value = serde_json::from_str(&text).expect("schema");
+        let mut props = Vec::new();
+        collect_properties(&schema, &mut props);
+        let bad: Vec<_> = props.iter().filter(|n| secret_like(n)).collect();
+        assert!(bad.is_empty(), "{name}: {bad:?}");
+        assert!(!props.is_empty(), "{name}: no properties found");
+    }
+}
+
+fn collect_properties(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Object(p)) = m.get("properties") {
+                out.extend(p.keys().cloned());
+            }
+            m.values().for_each(|x| collect_properties(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_properties(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn committed_event_schemas_are_current() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/schema/events");
+    let update = std::env::var_os("ZAGG_UPDATE_SCHEMAS").is_some();
+    let mut stale = Vec::new();
+    for (stem, text) in schemas() {
+        let path = dir.join(format!("{stem}.schema.json"));
+        if std::fs::read_to_string(&path).unwrap_or_default() != text {
+            if update {
+                std::fs::create_dir_all(&dir).expect("create schema dir");
+                std::fs::write(&path, &text).expect("write schema");
+            } else {
+                stale.push(path.display().to_string());
+            }
+        }
+    }
+    // No schema files of types that no longer exist.
+    let known: Vec<String> = schemas()
+        .iter()
+        .map(|(s, _)| format!("{s}.schema.json"))
+        .collect();
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !known.contains(&name) {
+            stale.push(format!("{} (no such event type)", entry.path().display()));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale event schemas: {stale:?}; regenerate with \
+         `ZAGG_UPDATE_SCHEMAS=1 cargo test committed_event_schemas_are_current`"
+    );
+}
