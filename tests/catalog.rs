@@ -130,6 +130,42 @@ fn pages_follow_cmr_search_after() {
 }
 
 #[test]
+fn the_dry_run_request_is_the_one_sent() {
+    // The query `make_catalog` sends (cycle window, AOI bounding box), as a dry run prints it.
+    let mut o = CatalogOptions::new(CycleSpec::Number(22));
+    o.page_size = 3;
+    let aoi = Aoi::basins(6).unwrap();
+    let q = o.query(Some(&aoi), utc("2024-05-01T00:00:00Z")).unwrap();
+    let s = server();
+    let planned = q.request(&s.url, None).unwrap();
+    assert!(planned.url.starts_with(&format!(
+        "{}/search/granules.umm_json?short_name=ATL06&version=007&provider=NSIDC_CPRD&page_size=3&",
+        s.url
+    )));
+    let r = client(&s).search(&q).expect("search");
+    assert!(r.pages >= 2, "{} pages", r.pages);
+    let seen = s.seen();
+    assert_eq!(seen.len() as u32, r.pages);
+    for (i, got) in seen.iter().enumerate() {
+        // Every page: the same URL, byte for byte; the first page's headers, plus the
+        // previous page's token on later ones.
+        assert_eq!(format!("{}{}", s.url, got.target), planned.url, "page {i}");
+        let token = got.headers.get("cmr-search-after").map(String::as_str);
+        assert_eq!(token.is_some(), i > 0);
+        let want = q.request(&s.url, token).unwrap();
+        for (k, v) in &want.headers {
+            assert_eq!(got.headers.get(&k.to_ascii_lowercase()), Some(v), "{k}");
+        }
+    }
+    // The bounding box and the temporal window went out as planned.
+    let b = q.bounding_box.unwrap().to_param();
+    assert_eq!(seen[0].param("bounding_box"), Some(b.as_str()));
+    let t = q.temporal.as_ref().unwrap();
+    let window = format!("{},{}", t.start, t.end);
+    assert_eq!(seen[0].param("temporal[]"), Some(window.as_str()));
+}
+
+#[test]
 fn retries_429_5xx_and_dropped_connections() {
     let s = server();
     s.fail_next(&[Failure::Status(429), Failure::Status(503), Failure::Drop]);
