@@ -342,6 +342,50 @@ impl CatalogOptions {
     }
 }
 
+impl CatalogOptions {
+    /// The CMR query [`make_catalog`] sends: the cycle resolved against `now`, its fitted
+    /// dates widened by the margin, and the bounding box. `aoi` is needed only for
+    /// [`BboxChoice::Auto`] (so a dry run need not load an AOI that is a URL).
+    ///
+    /// # Errors
+    /// [`CatalogError::Cycle`] when the cycle cannot be resolved, [`CatalogError::Cmr`]
+    /// ([`CmrError::Query`]) for [`BboxChoice::Auto`] without an AOI or an invalid query.
+    pub fn query(
+        &self,
+        aoi: Option<&Aoi>,
+        now: DateTime<Utc>,
+    ) -> Result<GranuleQuery, CatalogError> {
+        let number = self.cycle.resolve(now)?;
+        let temporal = self
+            .temporal_margin_days
+            .map(|m| cycle::window(number, m))
+            .transpose()?
+            .map(Into::into);
+        let bounding_box = match (self.bbox, aoi) {
+            (BboxChoice::Auto, Some(aoi)) => aoi_bounding_box(aoi),
+            (BboxChoice::Auto, None) => {
+                return Err(CmrError::Query(
+                    "the automatic bounding box needs the AOI's cells".into(),
+                )
+                .into())
+            }
+            (BboxChoice::None, _) => None,
+            (BboxChoice::Box(b), _) => Some(b),
+        };
+        let query = GranuleQuery {
+            short_name: cmr::SHORT_NAME.into(),
+            version: self.version.clone(),
+            provider: self.provider.clone(),
+            cycle: number,
+            temporal,
+            bounding_box,
+            page_size: self.page_size,
+        };
+        query.params()?;
+        Ok(query)
+    }
+}
+
 /// The latitude band (degrees, geodetic, padded) that holds every cell of `aoi`, all
 /// longitudes; `None` when that is the whole globe.
 #[must_use]
@@ -459,26 +503,8 @@ pub fn make_catalog(
     now: DateTime<Utc>,
 ) -> Result<(Catalog, CatalogMeta), CatalogError> {
     let started = Instant::now();
-    let number = options.cycle.resolve(now)?;
-    let temporal = options
-        .temporal_margin_days
-        .map(|m| cycle::window(number, m))
-        .transpose()?
-        .map(Into::into);
-    let bounding_box = match options.bbox {
-        BboxChoice::Auto => aoi_bounding_box(aoi),
-        BboxChoice::None => None,
-        BboxChoice::Box(b) => Some(b),
-    };
-    let query = GranuleQuery {
-        short_name: cmr::SHORT_NAME.into(),
-        version: options.version.clone(),
-        provider: options.provider.clone(),
-        cycle: number,
-        temporal,
-        bounding_box,
-        page_size: options.page_size,
-    };
+    let query = options.query(Some(aoi), now)?;
+    let number = query.cycle;
     tracing::info!(cycle = number, url = client.base_url(), "querying CMR");
     let search = client.search(&query)?;
 

@@ -282,6 +282,72 @@ impl GranuleQuery {
     }
 }
 
+/// One CMR request exactly as [`CmrClient::search`] sends it: `GET` of `url` (the query
+/// string percent-encoded) with `headers` (and the HTTP client's `User-Agent`,
+/// [`crate::web::USER_AGENT`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmrRequest {
+    /// The URL with its query string.
+    pub url: String,
+    /// Headers zagg adds: `Client-Id`, and `CMR-Search-After` on every page after the first.
+    pub headers: Vec<(String, String)>,
+}
+
+impl CmrRequest {
+    /// The request as text: `GET URL`, then one `Name: value` line per header (the
+    /// `User-Agent` included), then a comment line on how later pages differ.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        let mut s = format!("GET {}\n", self.url);
+        for (k, v) in &self.headers {
+            s.push_str(&format!("{k}: {v}\n"));
+        }
+        s.push_str(&format!("User-Agent: {}\n", crate::web::USER_AGENT));
+        s.push_str(&format!("# {}\n", LATER_PAGES));
+        s
+    }
+}
+
+/// How the requests after the first differ from it (printed by [`CmrRequest::to_text`]).
+pub const LATER_PAGES: &str = "later pages: the same GET with the header `CMR-Search-After: <the \
+     CMR-Search-After header of the previous response>`, until CMR-Hits granules have arrived \
+     (429 and 5xx answers are retried with backoff)";
+
+impl GranuleQuery {
+    /// The URL of this search at the CMR `base_url` (no trailing `/`): the search path and
+    /// [`GranuleQuery::params`], percent-encoded. Every page is fetched from this URL.
+    ///
+    /// # Errors
+    /// [`CmrError::Query`] for an invalid query or a base URL that is not a URL.
+    pub fn url(&self, base_url: &str) -> Result<String, CmrError> {
+        let params = self.params()?;
+        let base = format!("{}{SEARCH_PATH}", base_url.trim().trim_end_matches('/'));
+        reqwest::Url::parse_with_params(&base, &params)
+            .map(String::from)
+            .map_err(|e| CmrError::Query(format!("CMR URL {base:?}: {e}")))
+    }
+
+    /// The request for a page of this search at `base_url`: the first page without
+    /// `search_after`, later ones with the previous response's `CMR-Search-After` value.
+    ///
+    /// # Errors
+    /// As [`GranuleQuery::url`].
+    pub fn request(
+        &self,
+        base_url: &str,
+        search_after: Option<&str>,
+    ) -> Result<CmrRequest, CmrError> {
+        let mut headers = vec![("Client-Id".to_string(), CLIENT_ID.to_string())];
+        if let Some(token) = search_after {
+            headers.push(("CMR-Search-After".to_string(), token.to_string()));
+        }
+        Ok(CmrRequest {
+            url: self.url(base_url)?,
+            headers,
+        })
+    }
+}
+
 /// One granule as the catalog needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CmrGranule {
@@ -349,7 +415,8 @@ impl CmrClient {
         &self.base_url
     }
 
-    /// Run a search to the end, following `CMR-Search-After`.
+    /// Run a search to the end, following `CMR-Search-After`. Each page is the
+    /// [`GranuleQuery::request`] of the query at this client's base URL.
     ///
     /// Granules whose name gives another cycle than the query's are skipped (a mirror may
     /// ignore the name pattern); duplicates (same `GranuleUR`) are kept once.
@@ -359,8 +426,7 @@ impl CmrClient {
     /// fewer than `CMR-Hits` items arrive.
     pub fn search(&self, query: &GranuleQuery) -> Result<SearchResult, CmrError> {
         let started = Instant::now();
-        let params = query.params()?;
-        let url = format!("{}{SEARCH_PATH}", self.base_url);
+        let url = query.url(&self.base_url)?;
         let mut result = SearchResult {
             granules: Vec::new(),
             skipped: Vec::new(),
@@ -374,13 +440,15 @@ impl CmrClient {
         let mut search_after: Option<String> = None;
         loop {
             let page = result.pages + 1;
-            let mut headers = vec![("Client-Id", CLIENT_ID.to_string())];
-            if let Some(token) = &search_after {
-                headers.push(("CMR-Search-After", token.clone()));
-            }
+            let request = query.request(&self.base_url, search_after.as_deref())?;
+            let headers: Vec<(&str, String)> = request
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
             let reply = self
                 .http
-                .get(&url, &params, &headers)
+                .get(&request.url, &[], &headers)
                 .map_err(|source| CmrError::Http { page, source })?;
             result.pages = page;
             result.retries += reply.retries;

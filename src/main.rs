@@ -92,6 +92,7 @@ enum Command {
   zagg catalog --cycle 22 --aoi region.geojson --bbox none --out c22
   zagg catalog --cycle 22 --product-version 006 --no-temporal
   ZAGG_CMR_URL=http://127.0.0.1:3003 zagg catalog --cycle 22   # a mirror or a fake CMR
+  zagg catalog --cycle 22 --dry-run                # print the CMR request, send nothing
 
 catalog.json is a JSON array, one item per shard with granules:
   {\"shard\": 41066, \"morton\": -5112333, \"parent_order\": 6, \"granules\": [{\"s3\": ..., \"https\": ..., \"id\": ...}]}
@@ -114,6 +115,10 @@ Environment: ZAGG_CMR_URL (CMR base URL, overridden by --cmr-url), RUST_LOG.")]
         /// Print catalog.meta.json instead of the summary.
         #[arg(long)]
         json: bool,
+        /// Print the CMR request the search starts with (URL with every query parameter,
+        /// headers) and how later pages differ, then exit without any network access.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Create the Zarr v3 group and arrays of a store (metadata only).
     #[command(
@@ -285,6 +290,73 @@ fn open_existing_store(location: &str) -> Result<Store> {
     Ok(Store::open(location, cloud.as_ref())?)
 }
 
+/// The catalog options of the command line.
+fn catalog_options(cycle: &str, cmr: &CmrArgs) -> Result<CatalogOptions> {
+    let spec: CycleSpec = cycle.parse().with_context(|| format!("--cycle {cycle}"))?;
+    let mut options = CatalogOptions::new(spec);
+    options.version.clone_from(&cmr.product_version);
+    options.provider.clone_from(&cmr.provider);
+    options.temporal_margin_days = (!cmr.no_temporal).then_some(cmr.temporal_margin);
+    options.bbox = BboxChoice::parse(&cmr.bbox).with_context(|| format!("--bbox {}", cmr.bbox))?;
+    options.page_size = cmr.page_size;
+    Ok(options)
+}
+
+/// `zagg catalog --dry-run`: the first CMR request of the search, as text or JSON. Nothing
+/// is sent; an AOI given by URL is not fetched (so it cannot give the automatic bounding box).
+fn dry_run(
+    cycle: &str,
+    aoi: &str,
+    cmr: &CmrArgs,
+    config: &PipelineConfig,
+    json: bool,
+) -> Result<String> {
+    let options = catalog_options(cycle, cmr)?;
+    let remote = aoi.starts_with("http://") || aoi.starts_with("https://");
+    let aoi = if remote {
+        if options.bbox == BboxChoice::Auto {
+            bail!(
+                "--dry-run: the automatic bounding box needs the cells of --aoi {aoi}, and \
+                 fetching it is network access; give --bbox none or --bbox W,S,E,N"
+            );
+        }
+        None
+    } else {
+        Some(Aoi::load(
+            aoi,
+            config.grid.parent_order,
+            config.grid.ellipsoid,
+        )?)
+    };
+    let query = options.query(aoi.as_ref(), chrono::Utc::now())?;
+    let base_url = zagg::cmr::resolve_base_url(cmr.cmr_url.as_deref());
+    let request = query.request(&base_url, None)?;
+    if json {
+        let mut headers: serde_json::Map<String, serde_json::Value> = request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect();
+        headers.insert("User-Agent".into(), zagg::web::USER_AGENT.into());
+        let plan = serde_json::json!({
+            "method": "GET",
+            "url": request.url,
+            "headers": headers,
+            "later_pages": zagg::cmr::LATER_PAGES,
+            "query": query,
+        });
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&plan)?));
+    }
+    Ok(format!(
+        "# dry run, nothing sent: the CMR search of cycle {} ({} {}, {})\n{}",
+        query.cycle,
+        query.short_name,
+        query.version,
+        query.provider,
+        request.to_text()
+    ))
+}
+
 /// Query CMR for a cycle and build its catalog over the AOI.
 fn catalog_from_args(
     cycle: &str,
@@ -292,14 +364,8 @@ fn catalog_from_args(
     cmr: &CmrArgs,
     config: &PipelineConfig,
 ) -> Result<(Catalog, CatalogMeta)> {
-    let spec: CycleSpec = cycle.parse().with_context(|| format!("--cycle {cycle}"))?;
+    let options = catalog_options(cycle, cmr)?;
     let aoi = Aoi::load(aoi, config.grid.parent_order, config.grid.ellipsoid)?;
-    let mut options = CatalogOptions::new(spec);
-    options.version.clone_from(&cmr.product_version);
-    options.provider.clone_from(&cmr.provider);
-    options.temporal_margin_days = (!cmr.no_temporal).then_some(cmr.temporal_margin);
-    options.bbox = BboxChoice::parse(&cmr.bbox).with_context(|| format!("--bbox {}", cmr.bbox))?;
-    options.page_size = cmr.page_size;
     let retry = zagg::web::RetryPolicy {
         max_attempts: cmr.cmr_attempts.max(1),
         ..zagg::web::RetryPolicy::default()
@@ -376,8 +442,13 @@ fn main() -> Result<()> {
             cmr,
             config,
             json,
+            dry_run: dry,
         } => {
             let config = load_config(&config)?;
+            if dry {
+                print!("{}", dry_run(&cycle, &aoi, &cmr, &config, json)?);
+                return Ok(());
+            }
             let dest = Destination::parse(&out)?;
             let (catalog, meta) = catalog_from_args(&cycle, &aoi, &cmr, &config)?;
             let written = write_catalog(&dest, &catalog, &meta)?;

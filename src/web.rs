@@ -141,8 +141,9 @@ impl HttpGet {
         &self.retry
     }
 
-    /// GET `url` with query parameters (encoded here) and extra headers, retrying 429, 5xx
-    /// and transport errors.
+    /// GET `url` with query parameters (encoded here and appended to any query `url` already
+    /// has; none when `query` is empty, so a complete URL is sent as given) and extra
+    /// headers, retrying 429, 5xx and transport errors.
     ///
     /// # Errors
     /// [`WebError::Status`] for a non-2xx answer (immediately for other 4xx, after the last
@@ -156,7 +157,10 @@ impl HttpGet {
         let attempts = self.retry.max_attempts.max(1);
         let mut shown = url.to_string();
         for attempt in 1..=attempts {
-            let mut request = self.client.get(url).query(query);
+            let mut request = self.client.get(url);
+            if !query.is_empty() {
+                request = request.query(query);
+            }
             for (name, value) in headers {
                 request = request.header(*name, value);
             }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::fake_cmr::{load_items, Failure, FakeCmr};
+use common::http::Response;
 use common::root;
+use common::sphere::{self, Cell};
 use serde_json::Value;
 use zagg::aoi::Aoi;
 use zagg::catalog::{
@@ -127,6 +129,42 @@ fn pages_follow_cmr_search_after() {
     let s = server();
     assert_eq!(client(&s).search(&query(1)).expect("search").pages, 9);
     assert_eq!(s.seen().len(), 9);
+}
+
+#[test]
+fn the_dry_run_request_is_the_one_sent() {
+    // The query `make_catalog` sends (cycle window, AOI bounding box), as a dry run prints it.
+    let mut o = CatalogOptions::new(CycleSpec::Number(22));
+    o.page_size = 3;
+    let aoi = Aoi::basins(6).unwrap();
+    let q = o.query(Some(&aoi), utc("2024-05-01T00:00:00Z")).unwrap();
+    let s = server();
+    let planned = q.request(&s.url, None).unwrap();
+    assert!(planned.url.starts_with(&format!(
+        "{}/search/granules.umm_json?short_name=ATL06&version=007&provider=NSIDC_CPRD&page_size=3&",
+        s.url
+    )));
+    let r = client(&s).search(&q).expect("search");
+    assert!(r.pages >= 2, "{} pages", r.pages);
+    let seen = s.seen();
+    assert_eq!(seen.len() as u32, r.pages);
+    for (i, got) in seen.iter().enumerate() {
+        // Every page: the same URL, byte for byte; the first page's headers, plus the
+        // previous page's token on later ones.
+        assert_eq!(format!("{}{}", s.url, got.target), planned.url, "page {i}");
+        let token = got.headers.get("cmr-search-after").map(String::as_str);
+        assert_eq!(token.is_some(), i > 0);
+        let want = q.request(&s.url, token).unwrap();
+        for (k, v) in &want.headers {
+            assert_eq!(got.headers.get(&k.to_ascii_lowercase()), Some(v), "{k}");
+        }
+    }
+    // The bounding box and the temporal window went out as planned.
+    let b = q.bounding_box.unwrap().to_param();
+    assert_eq!(seen[0].param("bounding_box"), Some(b.as_str()));
+    let t = q.temporal.as_ref().unwrap();
+    let window = format!("{},{}", t.start, t.end);
+    assert_eq!(seen[0].param("temporal[]"), Some(window.as_str()));
 }
 
 #[test]
@@ -378,6 +416,57 @@ fn catalog_over_the_basins() {
 }
 
 #[test]
+fn catalog_matches_an_exact_brute_force_intersection() {
+    // Pages of 4 (three pages with search-after tokens), the first answer a 429.
+    let s = server();
+    s.fail_next(&[Failure::Status(429)]);
+    let (catalog, meta) = catalog_of(&s, 4, BboxChoice::None);
+    assert_eq!((meta.timings.retries, meta.timings.pages), (1, 3));
+    assert_eq!(s.seen()[0].status, 429);
+    // Every granule's polygons, read from the fixture directly, against all 1334 basin cells
+    // with the independent check of tests/common/sphere.rs (WGS84 latitudes, as the catalog).
+    let basins: Vec<Cell> = Aoi::basins(6)
+        .unwrap()
+        .cells
+        .iter()
+        .map(|&c| Cell::new(6, c))
+        .collect();
+    assert_eq!(basins.len(), 1334);
+    let items = load_items(
+        &root().join("tests/data/cmr/atl06_cycle22.json"),
+        &root().join("tests/data/demo"),
+    );
+    let mut pairs = 0;
+    for id in usable() {
+        let item = items.iter().find(|i| i["umm"]["GranuleUR"] == id).unwrap();
+        let (mut yes, mut either) = (BTreeSet::new(), BTreeSet::new());
+        for polygon in sphere::umm_polygons(item, true) {
+            let (y, e) = sphere::brute_force(&polygon, &basins, sphere::TOL);
+            yes.extend(y);
+            either.extend(e);
+        }
+        let got: BTreeSet<u64> = catalog
+            .0
+            .iter()
+            .filter(|i| i.granules.iter().any(|g| g.id == id))
+            .map(|i| i.shard)
+            .collect();
+        let missed: Vec<&u64> = yes.difference(&got).collect();
+        let extra: Vec<&u64> = got
+            .difference(&yes)
+            .filter(|c| !either.contains(c))
+            .collect();
+        assert!(
+            missed.is_empty() && extra.is_empty(),
+            "{id}: missed {missed:?}, extra {extra:?}"
+        );
+        assert_eq!(yes.is_empty(), id == ARCTIC, "{id}");
+        pairs += got.len();
+    }
+    assert_eq!(pairs as u64, meta.counts.pairs);
+}
+
+#[test]
 fn the_default_bounding_box_is_the_aoi_band() {
     let s = server();
     let (catalog, meta) = catalog_of(&s, 50, BboxChoice::Auto);
@@ -420,39 +509,19 @@ fn latest_complete_resolves_against_now() {
     assert!(e.to_string().starts_with("no complete cycle before"), "{e}");
 }
 
-/// Serve `body` with `status` to `n` requests on 127.0.0.1; returns the base URL.
-fn serve(status: u16, body: &'static str, n: usize) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(n) {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 2 {
-                line.clear();
-            }
-            let head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body.as_bytes());
-        }
-    });
-    url
-}
-
 #[test]
 fn aoi_from_a_url() {
     const ROSS: &str = r#"{"type":"Polygon","coordinates":[[[178,-80],[178,-78],[-178,-78],[-178,-80],[178,-80]]]}"#;
-    let url = format!("{}/ross.geojson", serve(200, ROSS, 1));
+    let server = common::http::serve(|r| match r.path.as_str() {
+        "/ross.geojson" => Response::new("200 OK", ROSS),
+        _ => Response::new("404 Not Found", "no such AOI"),
+    });
+    let url = format!("{}/ross.geojson", server.url);
     let aoi = Aoi::load(&url, 6, Ellipsoid::Sphere).expect("AOI by URL");
     let file = Aoi::from_geojson(&url, ROSS, 6, Ellipsoid::Sphere).unwrap();
     assert_eq!(aoi, file);
     assert_eq!(aoi.cells.len(), 8);
-    let url = format!("{}/missing.geojson", serve(404, "no such AOI", 1));
+    let url = format!("{}/missing.geojson", server.url);
     let e = Aoi::load(&url, 6, Ellipsoid::Sphere)
         .unwrap_err()
         .to_string();

@@ -204,6 +204,82 @@ fn unreachable_cmr_is_reported_with_the_url() {
     assert!(text(&o).contains("bounding box \"1,2,3\""), "{}", text(&o));
 }
 
+#[test]
+fn catalog_dry_run_prints_the_request_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A closed port: any request would fail the command.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{closed}");
+    let o = zagg(
+        &[
+            "catalog",
+            "--cycle",
+            "22",
+            "--dry-run",
+            "--cmr-attempts",
+            "1",
+        ],
+        d,
+        Some(&url),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("# dry run, nothing sent"), "{out}");
+    let get = format!(
+        "GET {url}/search/granules.umm_json?short_name=ATL06&version=007&provider=NSIDC_CPRD\
+         &page_size=2000&readable_granule_name%5B%5D=ATL06_*_%3F%3F%3F%3F22%3F%3F_*\
+         &options%5Breadable_granule_name%5D%5Bpattern%5D=true\
+         &temporal%5B%5D=2023-12-17T21%3A15%3A37Z%2C2024-03-19T16%3A55%3A26Z\
+         &bounding_box=-180%2C-90%2C180%2C-61."
+    );
+    assert!(lines[1].starts_with(&get), "{out}");
+    assert_eq!(lines[2], "Client-Id: zagg");
+    assert!(lines[3].starts_with("User-Agent: zagg/"), "{out}");
+    assert!(lines[4].contains("CMR-Search-After"), "{out}");
+    assert!(!d.join("catalog.json").exists(), "a dry run writes nothing");
+
+    // The printed URL is the one a real run sends first.
+    let s = cycle22_server();
+    let o = zagg(
+        &["catalog", "--cycle", "22", "--dry-run", "--json"],
+        d,
+        Some(&s.url),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let plan: Value = serde_json::from_slice(&o.stdout).expect("JSON plan");
+    assert!(s.seen().is_empty(), "the dry run sent a request");
+    assert_eq!(plan["method"], "GET");
+    assert_eq!(plan["headers"]["Client-Id"], "zagg");
+    assert_eq!(plan["query"]["cycle"], 22);
+    let o = zagg(
+        &["catalog", "--cycle", "22", "--out", "c22"],
+        d,
+        Some(&s.url),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let first = &s.seen()[0];
+    assert_eq!(
+        plan["url"].as_str(),
+        Some(format!("{}{}", s.url, first.target).as_str())
+    );
+
+    // An AOI given by URL is not fetched: with --bbox none the request needs no AOI, with
+    // the automatic box the dry run says why it cannot print one.
+    let aoi = format!("{url}/region.geojson");
+    let args = ["catalog", "--cycle", "22", "--dry-run", "--aoi", &aoi];
+    let o = zagg(&[&args[..], &["--bbox", "none"]].concat(), d, Some(&url));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("bounding_box"), "{}", text(&o));
+    let o = zagg(&args, d, Some(&url));
+    assert!(!o.status.success());
+    assert!(text(&o).contains("give --bbox none"), "{}", text(&o));
+}
+
 /// Every chunk file of a store: relative path → bytes.
 fn chunks(store: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();

@@ -119,3 +119,62 @@ fn base_url_resolution() {
         assert_eq!(resolve_base_url(None), DEFAULT_CMR_URL);
     }
 }
+
+#[test]
+fn the_request_url_carries_every_parameter_in_order() {
+    let mut q = GranuleQuery::atl06(22);
+    q.temporal = Some(Temporal {
+        start: "2023-12-17T21:15:37Z".into(),
+        end: "2024-03-19T16:55:26Z".into(),
+    });
+    q.bounding_box = Some(BoundingBox {
+        west: 170.0,
+        south: -90.0,
+        east: -170.0,
+        north: -60.5,
+    });
+    let r = q.request("https://cmr.example.test/", None).unwrap();
+    assert_eq!(
+        r.url,
+        "https://cmr.example.test/search/granules.umm_json?short_name=ATL06&version=007\
+         &provider=NSIDC_CPRD&page_size=2000&readable_granule_name%5B%5D=ATL06_*_%3F%3F%3F%3F22%3F%3F_*\
+         &options%5Breadable_granule_name%5D%5Bpattern%5D=true\
+         &temporal%5B%5D=2023-12-17T21%3A15%3A37Z%2C2024-03-19T16%3A55%3A26Z\
+         &bounding_box=170%2C-90%2C-170%2C-60.5"
+    );
+    let decoded: Vec<(String, String)> = reqwest::Url::parse(&r.url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(decoded, q.params().unwrap());
+    assert_eq!(r.headers, [("Client-Id".to_string(), "zagg".to_string())]);
+    let later = q
+        .request("https://cmr.example.test", Some("[\"a\",1]"))
+        .unwrap();
+    assert_eq!(later.url, r.url, "later pages ask for the same URL");
+    assert_eq!(
+        later.headers[1],
+        ("CMR-Search-After".into(), "[\"a\",1]".into())
+    );
+    let text = later.to_text();
+    assert!(
+        text.starts_with(&format!("GET {}\nClient-Id: zagg\n", r.url)),
+        "{text}"
+    );
+    assert!(text.contains("\nUser-Agent: zagg/"), "{text}");
+    assert!(
+        text.ends_with(
+            "until CMR-Hits granules have arrived (429 and 5xx answers are retried with backoff)\n"
+        ),
+        "{text}"
+    );
+    // Invalid queries and base URLs are errors, not panics.
+    q.page_size = 0;
+    assert!(matches!(
+        q.url("https://cmr.example.test"),
+        Err(CmrError::Query(_))
+    ));
+    q.page_size = 10;
+    assert!(matches!(q.url("not a url"), Err(CmrError::Query(_))));
+}

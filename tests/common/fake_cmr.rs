@@ -31,6 +31,8 @@ pub enum Failure {
 /// A request the server saw.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// The request target as it arrived (path and raw query string).
+    pub target: String,
     /// Path without the query.
     pub path: String,
     /// Decoded query parameters, in order.
@@ -305,6 +307,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
         .collect();
     let mut st = state.lock().unwrap();
     let mut seen = Seen {
+        target: target.clone(),
         path: path.to_string(),
         query: query.clone(),
         headers: headers.clone(),

@@ -3,6 +3,7 @@
 
 pub mod fake_cmr;
 pub mod http;
+pub mod sphere;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
