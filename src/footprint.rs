@@ -154,9 +154,9 @@ impl PreparedFootprint {
     }
 
     /// Every cell at `order` (nested ids) that the footprint touches (see the module
-    /// documentation): the cells under its bounding cap are indexed and tested. The cost grows
-    /// with that number of cells; for many footprints over one set of cells use
-    /// [`ShardIndex`].
+    /// documentation): the cells under its bounding cap (every cell at `order` for a footprint
+    /// no cap smaller than a hemisphere holds) are indexed and tested. The cost grows with that
+    /// number of cells; for many footprints over one set of cells use [`ShardIndex`].
     #[must_use]
     pub fn cells(&self, order: u8) -> BTreeSet<u64> {
         let cap = self.bounding_cap();
