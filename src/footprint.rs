@@ -3,23 +3,30 @@
 //!
 //! A footprint is a polygon in longitude/latitude degrees with optional holes, as CMR gives it
 //! (a coarse envelope of the ~12.6 km wide ground swath, up to thousands of km long). Its
-//! edges are great-circle arcs. The shards a footprint touches are every cell that the
-//! polygon intersects, computed with `cdshealpix`'s exact polygon coverage, which works on the
-//! sphere: the antimeridian needs no care, a polygon may enclose a pole, and the vertex order
-//! (clockwise or counter-clockwise) does not matter — the interior is the side that does not
-//! hold the poles, or, for a ring that winds around the polar axis, the side that holds the
-//! pole of the hemisphere of the ring's vertices. A cell that lies entirely inside a hole is
-//! not touched; a cell that a hole only covers partly still is.
+//! edges are great-circle arcs. Everything is computed on the sphere: the antimeridian needs
+//! no care, a polygon may enclose a pole, and the vertex order (clockwise or
+//! counter-clockwise) does not matter — the interior is the side that does not hold the
+//! poles, or, for a ring that winds around the polar axis, the side that holds the pole of the
+//! hemisphere of the ring's vertices (cdshealpix's convention).
+//!
+//! The cells a footprint touches are the cells its region (outer ring less holes)
+//! intersects, with the cells' true edges, which are not great circles ([`exact`]; cdshealpix's
+//! polygon coverage, which takes the edges for great-circle chords, is not used). A cell is
+//! touched when a footprint vertex lies in it, when an edge of a ring crosses or comes within
+//! [`TOUCH_MARGIN`] (~6 cm) of its boundary, or when its center lies in the region; that is
+//! every cell the region intersects. So a cell that lies entirely inside a hole is not
+//! touched, and a cell that a hole only covers partly still is.
 //!
 //! Latitudes are converted like the point hashing converts them ([`Ellipsoid::Wgs84`]:
 //! geodetic → authalic), so the cells match the shards the points hash to.
 //!
 //! [`ShardIndex`] answers "which shards of an AOI does this footprint touch" quickly: an R-tree
 //! (`rstar`) over the 3-D bounding boxes of the AOI cells' bounding caps discards footprints
-//! far from the AOI before the exact coverage is computed, and the exact coverage is then
-//! intersected with the AOI.
+//! far from the AOI, and then gives, for each footprint edge, the few cells it can reach, and
+//! for the footprint, the cells whose centers can lie in it. The AOI cells' shapes are
+//! computed once.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::f64::consts::{FRAC_PI_2, PI, TAU};
 
 use cdshealpix::compass_point::Cardinal;
@@ -29,6 +36,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::aoi::Aoi;
 use crate::grid::{self, Ellipsoid};
+
+pub mod exact;
+use exact::{angle, dot, unit, Region, V3};
+pub use exact::{CellShape, TOUCH_MARGIN};
 
 /// A footprint polygon: an outer ring and holes, each a list of `[longitude, latitude]` in
 /// degrees (geodetic), open or closed (a repeated first vertex is ignored).
@@ -113,11 +124,13 @@ fn same_point(a: (f64, f64), b: (f64, f64)) -> bool {
     a.1 == b.1 && (a.0 == b.0 || a.1.abs() == FRAC_PI_2)
 }
 
-/// A prepared footprint: rings in radians, ready for coverage at any order.
+/// A prepared footprint: rings in radians (latitudes converted), ready for cell tests at any
+/// order.
 #[derive(Debug, Clone)]
 pub struct PreparedFootprint {
     outer: Vec<(f64, f64)>,
     holes: Vec<Vec<(f64, f64)>>,
+    ellipsoid: Ellipsoid,
 }
 
 impl PreparedFootprint {
@@ -133,27 +146,66 @@ impl PreparedFootprint {
             .enumerate()
             .map(|(i, h)| prepare_ring(h, &format!("hole {i}"), ellipsoid))
             .collect::<Result<_, _>>()?;
-        Ok(Self { outer, holes })
+        Ok(Self {
+            outer,
+            holes,
+            ellipsoid,
+        })
     }
 
-    /// Every cell at `order` (nested ids) that the footprint intersects: the exact coverage of
-    /// the outer ring, less the cells that lie entirely inside a hole.
+    /// Every cell at `order` (nested ids) that the footprint touches (see the module
+    /// documentation): the cells under its bounding cap (every cell at `order` for a footprint
+    /// no cap smaller than a hemisphere holds) are indexed and tested. The cost grows with that
+    /// number of cells; for many footprints over one set of cells use [`ShardIndex`].
     #[must_use]
     pub fn cells(&self, order: u8) -> BTreeSet<u64> {
-        let layer = cdshealpix::nested::get(order);
-        let mut cells: BTreeSet<u64> = layer
-            .polygon_coverage(&self.outer, true)
-            .flat_iter()
-            .collect();
-        for hole in &self.holes {
-            for cell in &layer.polygon_coverage(hole, true) {
-                if cell.is_full {
-                    let inside = grid::children(cell.hash, cell.depth, order);
-                    cells.retain(|c| !inside.contains(c));
+        let cap = self.bounding_cap();
+        let mut cells = BTreeSet::new();
+        let mut stack: Vec<(u8, u64)> = (0..12).map(|h| (0, h)).collect();
+        while let Some((depth, hash)) = stack.pop() {
+            if let Some(cap) = &cap {
+                let c = cell_cap(depth, hash);
+                if angle(c.center, cap.center) > c.radius + cap.radius + TOUCH_MARGIN {
+                    continue;
                 }
             }
+            if depth == order {
+                cells.insert(hash);
+            } else {
+                stack.extend((0..4).map(|k| (depth + 1, (hash << 2) | k)));
+            }
         }
-        cells
+        let aoi = Aoi {
+            name: "footprint".into(),
+            order,
+            cells,
+        };
+        ShardIndex::new(&aoi, self.ellipsoid)
+            .touched(self, cap)
+            .into_iter()
+            .collect()
+    }
+
+    /// The rings, outer first.
+    fn rings(&self) -> impl Iterator<Item = &Vec<(f64, f64)>> {
+        std::iter::once(&self.outer).chain(&self.holes)
+    }
+
+    /// Every edge of every ring, as unit vectors.
+    fn edges(&self) -> Vec<(V3, V3)> {
+        self.rings()
+            .flat_map(|ring| {
+                let units: Vec<V3> = ring.iter().map(|&(lon, lat)| unit(lon, lat)).collect();
+                let next: Vec<V3> = units
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .skip(1)
+                    .take(units.len())
+                    .collect();
+                units.into_iter().zip(next)
+            })
+            .collect()
     }
 
     /// A cap that holds the footprint, or `None` when no cap smaller than a hemisphere does.
@@ -164,7 +216,7 @@ impl PreparedFootprint {
     }
 }
 
-/// Every cell at `order` that `footprint` intersects (no AOI, no index).
+/// Every cell at `order` that `footprint` touches (no AOI; see [`PreparedFootprint::cells`]).
 ///
 /// # Errors
 /// [`FootprintError`] for an unusable footprint.
@@ -174,27 +226,6 @@ pub fn footprint_cells(
     ellipsoid: Ellipsoid,
 ) -> Result<BTreeSet<u64>, FootprintError> {
     Ok(PreparedFootprint::new(footprint, ellipsoid)?.cells(order))
-}
-
-/// Unit vector of `(lon, lat)` in radians.
-fn unit(lon: f64, lat: f64) -> [f64; 3] {
-    let (sl, cl) = lat.sin_cos();
-    let (so, co) = lon.sin_cos();
-    [cl * co, cl * so, sl]
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-/// Angle between unit vectors, radians (accurate for small angles too).
-fn angle(a: [f64; 3], b: [f64; 3]) -> f64 {
-    let c = [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ];
-    dot(c, c).sqrt().atan2(dot(a, b))
 }
 
 /// A spherical cap: the points within `radius` (radians) of the unit vector `center`.
@@ -234,6 +265,25 @@ impl Cap {
             .fold(0.0_f64, f64::max)
             + CAP_SLACK;
         (radius < FRAC_PI_2).then_some(Self { center, radius })
+    }
+
+    /// A cap that holds the minor great-circle arc `a`–`b` (unit vectors) widened by `margin`
+    /// radians.
+    #[must_use]
+    pub fn of_arc(a: [f64; 3], b: [f64; 3], margin: f64) -> Self {
+        let m = [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
+        let n = dot(m, m).sqrt();
+        if n < 1e-12 {
+            // Antipodal ends: no minor arc; a hemisphere-sized cap around a.
+            return Self {
+                center: a,
+                radius: PI,
+            };
+        }
+        Self {
+            center: [m[0] / n, m[1] / n, m[2] / n],
+            radius: angle(a, b) / 2.0 + margin + CAP_SLACK,
+        }
     }
 
     /// The axis-aligned 3-D box that holds the cap (on each axis `e`, the cap spans
@@ -289,7 +339,7 @@ type CellBox = GeomWithData<Rectangle<[f64; 3]>, u64>;
 pub struct ShardIndex {
     order: u8,
     ellipsoid: Ellipsoid,
-    cells: HashSet<u64>,
+    shapes: HashMap<u64, CellShape>,
     tree: RTree<CellBox>,
 }
 
@@ -309,7 +359,11 @@ impl ShardIndex {
         Self {
             order: aoi.order,
             ellipsoid,
-            cells: aoi.cells.iter().copied().collect(),
+            shapes: aoi
+                .cells
+                .iter()
+                .map(|&c| (c, CellShape::new(aoi.order, c)))
+                .collect(),
             tree: RTree::bulk_load(boxes),
         }
     }
@@ -323,13 +377,13 @@ impl ShardIndex {
     /// Number of shards indexed.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.cells.len()
+        self.shapes.len()
     }
 
     /// Whether no shard is indexed.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+        self.shapes.is_empty()
     }
 
     /// The AOI shards `footprint` touches, ascending.
@@ -338,22 +392,67 @@ impl ShardIndex {
     /// [`FootprintError`] for an unusable footprint.
     pub fn shards_of(&self, footprint: &Footprint) -> Result<Vec<u64>, FootprintError> {
         let prepared = PreparedFootprint::new(footprint, self.ellipsoid)?;
-        if let Some(cap) = prepared.bounding_cap() {
-            let envelope = cap.aabb();
+        let cap = prepared.bounding_cap();
+        if let Some(cap) = &cap {
             if self
                 .tree
-                .locate_in_envelope_intersecting(&envelope)
+                .locate_in_envelope_intersecting(&cap.aabb())
                 .next()
                 .is_none()
             {
                 return Ok(Vec::new());
             }
         }
-        Ok(prepared
-            .cells(self.order)
-            .into_iter()
-            .filter(|c| self.cells.contains(c))
-            .collect())
+        Ok(self.touched(&prepared, cap))
+    }
+
+    /// The indexed cells `fp` touches (`cap`: its bounding cap), ascending: a vertex of a ring
+    /// lies in the cell, or an edge of a ring crosses or comes within [`TOUCH_MARGIN`] of the
+    /// cell's true boundary, or the cell's center lies in the region (outer ring less holes).
+    ///
+    /// That is every cell the region intersects: if no boundary meets the cell, the cell lies
+    /// inside the region (its center does) or outside it, or a whole ring lies in the cell
+    /// (its vertices do).
+    fn touched(&self, fp: &PreparedFootprint, cap: Option<Cap>) -> Vec<u64> {
+        let layer = cdshealpix::nested::get(self.order);
+        let mut touched: BTreeSet<u64> = fp
+            .rings()
+            .flatten()
+            .map(|&(lon, lat)| layer.hash(lon, lat))
+            .filter(|c| self.shapes.contains_key(c))
+            .collect();
+        for (a, b) in fp.edges() {
+            let reach = Cap::of_arc(a, b, TOUCH_MARGIN).aabb();
+            for cell in self.tree.locate_in_envelope_intersecting(&reach) {
+                if touched.contains(&cell.data) {
+                    continue;
+                }
+                if let Some(shape) = self.shapes.get(&cell.data) {
+                    if shape.boundary_near_arc(a, b, TOUCH_MARGIN) {
+                        touched.insert(cell.data);
+                    }
+                }
+            }
+        }
+        // Cells inside the region: their centers are inside its bounding cap.
+        let region = Region::new(&fp.outer, &fp.holes);
+        let inside = |shape: &CellShape| {
+            cap.is_none_or(|c| c.contains(shape.center())) && region.contains(shape.center_lonlat())
+        };
+        let candidates: Vec<u64> = match &cap {
+            Some(c) => self
+                .tree
+                .locate_in_envelope_intersecting(&c.aabb())
+                .map(|b| b.data)
+                .collect(),
+            None => self.shapes.keys().copied().collect(),
+        };
+        for hash in candidates {
+            if !touched.contains(&hash) && self.shapes.get(&hash).is_some_and(inside) {
+                touched.insert(hash);
+            }
+        }
+        touched.into_iter().collect()
     }
 
     /// The AOI shards any of `footprints` touches, ascending.

@@ -302,3 +302,75 @@ proptest! {
         prop_assert!(basins_index().shards_of(&fp).unwrap().is_empty());
     }
 }
+
+#[test]
+fn side_deviation_bounds_the_true_edges() {
+    // Every 7th order-6 cell and the polar ones: 256 points along each side lie within the
+    // measured deviation of the side's chord. Near the poles the sides stray by kilometres.
+    let order = 6;
+    let layer = cdshealpix::nested::get(order);
+    let sides = [
+        (Cardinal::S, Cardinal::E),
+        (Cardinal::E, Cardinal::N),
+        (Cardinal::N, Cardinal::W),
+        (Cardinal::W, Cardinal::S),
+    ];
+    let mut largest: f64 = 0.0;
+    let polar = |h: u64| h % 4096 < 16 || h % 4096 >= 4080;
+    for hash in (0..grid::n_cells(order)).filter(|&h| h % 7 == 0 || polar(h)) {
+        let shape = CellShape::new(order, hash);
+        let v = layer.vertices(hash).map(|(lon, lat)| unit(lon, lat));
+        for (k, (from, to)) in sides.iter().enumerate() {
+            let dev = shape.deviation(k);
+            let side: Vec<[f64; 3]> = layer
+                .path_along_cell_side(hash, from, to, true, 512)
+                .iter()
+                .map(|&(lon, lat)| unit(lon, lat))
+                .collect();
+            for (i, &p) in side.iter().enumerate() {
+                let d = exact::arc_distance(p, v[k], v[(k + 1) % 4]);
+                assert!(d <= dev, "cell {hash} side {k}: {d} > {dev}");
+                // And within the allowance of the 64-segment drawing (every 8th point is
+                // one of its vertices).
+                let (a, b) = (side[i / 8 * 8], side[(i / 8 * 8 + 8).min(512)]);
+                let d = exact::arc_distance(p, a, b);
+                let fine = shape.fine(k);
+                assert!(d <= fine, "cell {hash} side {k} point {i}: {d} > {fine}");
+            }
+        }
+        largest = largest.max(shape.max_deviation());
+    }
+    // 6.5 km (×1.25) at the cells next to the poles.
+    assert!((1.0e-3..1.4e-3).contains(&largest), "{largest}");
+}
+
+#[test]
+fn arcs_within_a_margin() {
+    let p = |lon: f64, lat: f64| unit(lon.to_radians(), lat.to_radians());
+    // Two crossing arcs, and the same arcs apart by ~0.01° (1.7e-4 rad).
+    assert!(exact::arcs_within(
+        p(0.0, -1.0),
+        p(0.0, 1.0),
+        p(-1.0, 0.0),
+        p(1.0, 0.0),
+        0.0
+    ));
+    let (a, b) = (p(0.0, -1.0), p(0.0, 1.0));
+    let (c, d) = (p(0.01, 0.0), p(1.0, 0.0));
+    assert!(!exact::arcs_within(a, b, c, d, 1.7e-4));
+    assert!(exact::arcs_within(a, b, c, d, 1.8e-4));
+    // Antipodal copies of crossing arcs do not cross.
+    let neg = |v: [f64; 3]| [-v[0], -v[1], -v[2]];
+    assert!(!exact::arcs_within(
+        a,
+        b,
+        neg(p(-1.0, 0.0)),
+        neg(p(1.0, 0.0)),
+        1e-6
+    ));
+    // Distance to an arc: to its interior, or to the nearer end.
+    let d = exact::arc_distance(p(0.5, 0.0), a, b).to_degrees();
+    assert!((d - 0.5).abs() < 1e-12, "{d}");
+    let d = exact::arc_distance(p(0.0, 3.0), a, b).to_degrees();
+    assert!((d - 2.0).abs() < 1e-12, "{d}");
+}

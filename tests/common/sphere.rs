@@ -1,11 +1,12 @@
 //! An exact, independent check of "does a footprint polygon intersect a HEALPix cell", on the
 //! sphere, to test the catalog's footprint → shard intersection against.
 //!
-//! The catalog uses cdshealpix's polygon coverage. Nothing here does: the polygon is a list of
-//! unit vectors joined by great-circle arcs (latitudes converted geodetic → authalic with the
+//! zagg decides it in `src/footprint/exact.rs` (chord prefilter, drawn sides, margins) and
+//! used to with cdshealpix's polygon coverage; this shares no code with either. The polygon is
+//! a list of unit vectors joined by great-circle arcs (latitudes converted geodetic → authalic with the
 //! formula written out below, not zagg's), and the cell is its boundary as cdshealpix draws it
 //! (`path_along_cell_edge`, 64 points per side, joined by chords whose distance to the true
-//! edge is far below the tolerance). A polygon and a cell intersect iff
+//! edge is under 2 m, below the tolerance). A polygon and a cell intersect iff
 //!
 //! - their boundaries cross, or
 //! - a point of the cell lies inside the polygon (the cell inside the polygon), or
@@ -30,10 +31,10 @@ use cdshealpix::compass_point::Cardinal;
 /// A unit vector.
 pub type V3 = [f64; 3];
 
-/// Tolerance band, radians (~64 m on the Earth): ten times the margin within which zagg
-/// counts a cell as touched (`zagg::footprint::TOUCH_MARGIN`), far above the error of the
-/// cell boundaries drawn here (under 2 m).
-pub const TOL: f64 = 1e-5;
+/// Tolerance band, radians (~6.4 m on the Earth): above the distance within which zagg counts
+/// a cell as touched (`zagg::footprint::TOUCH_MARGIN`, 6 cm, plus the error of its drawn cell
+/// sides, under 2 m) added to the error of the cell boundaries drawn here (under 2 m).
+pub const TOL: f64 = 1e-6;
 
 /// Points per cell side.
 const PER_SIDE: u32 = 64;
