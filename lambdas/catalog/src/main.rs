@@ -1,44 +1,6 @@
-//! The catalog stage of zagg as an AWS Lambda: a thin `lambda_runtime` binary over
-//! [`zagg::lambda::catalog`]. Failures reach Step Functions with a stable `errorType`
-//! (`Zagg.Transient`, `Zagg.BadInput`, …; see `zagg::lambda`).
+//! The catalog stage of zagg as an AWS Lambda: a thin binary over [`zagg::lambda::catalog`],
+//! served by the shared glue in `lambdas/runtime`.
 
-use std::sync::Arc;
-
-use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
-use serde_json::Value;
-use zagg::lambda::{handle, Services, Stage};
-
-fn main() -> Result<(), Error> {
-    // RUST_LOG or AWS_LAMBDA_LOG_LEVEL; JSON lines when AWS_LAMBDA_LOG_FORMAT=JSON.
-    lambda_runtime::tracing::init_default_subscriber();
-    // Built once per container and kept warm. Owned here, outside the runtime: the cloud
-    // clients hold their own I/O runtime, which must not be dropped in async code.
-    let services = Arc::new(Services::from_env());
-    let shared = services.clone();
-    let handler = service_fn(move |event: LambdaEvent<Value>| {
-        let services = shared.clone();
-        async move {
-            // The library blocks (rayon, its own I/O runtime): keep it off the async workers.
-            let result = tokio::task::spawn_blocking(move || {
-                handle(Stage::Catalog, &services, event.payload)
-            })
-            .await;
-            match result {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(e)) => Err(Diagnostic {
-                    error_type: e.error_type().to_string(),
-                    error_message: e.message,
-                }),
-                Err(join) => Err(Diagnostic {
-                    error_type: "Zagg.Internal".to_string(),
-                    error_message: format!("the catalog stage panicked: {join}"),
-                }),
-            }
-        }
-    });
-    let runtime = tokio::runtime::Runtime::new()?;
-    let result = runtime.block_on(lambda_runtime::run(handler));
-    drop(runtime);
-    drop(services);
-    result
+fn main() -> Result<(), lambda_runtime::Error> {
+    zagg_lambda_runtime::serve(zagg::lambda::Stage::Catalog)
 }
