@@ -30,12 +30,25 @@ echo "=== Python environment"
 if [ ! -x "$venv/bin/python" ]; then
   py=${ZAGG_PYTHON:-}
   if [ -z "$py" ]; then
-    if command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -qx '3.12.1'; then
-      py="env PYENV_VERSION=3.12.1 python3.12"
-    else
-      py=python3.12
-    fi
+    # pyenv's shims only answer for the selected version, so call the interpreter by its path.
+    pyroot=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+    for cand in "$pyroot"/versions/3.12.*/bin/python3.12 "$pyroot"/versions/3.13.*/bin/python3.13; do
+      if [ -x "$cand" ]; then py=$cand; break; fi
+    done
   fi
+  if [ -z "$py" ]; then
+    for cand in python3.12 python3.13 python3; do
+      if command -v "$cand" >/dev/null 2>&1 &&
+        "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
+        py=$cand; break
+      fi
+    done
+  fi
+  if [ -z "$py" ]; then
+    echo "no Python >= 3.12 found (set ZAGG_PYTHON)" >&2
+    exit 1
+  fi
+  echo "creating $venv with $py"
   $py -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
