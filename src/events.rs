@@ -36,6 +36,12 @@ pub const DEFAULT_AOI: &str = crate::aoi::BASINS;
 /// Map result far below the 256 KiB state payload limit.
 pub const MAX_LISTED_FAILURES: usize = 10;
 
+/// Default Distributed Map concurrency (the ASL's `Defaults` state holds the same value).
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 500;
+
+/// Default tolerated failed shards, percent (the ASL's `Defaults` state holds the same value).
+pub const DEFAULT_TOLERATED_FAILURE_PERCENTAGE: f64 = 5.0;
+
 fn default_aoi() -> String {
     DEFAULT_AOI.to_string()
 }
@@ -126,27 +132,9 @@ pub struct ExecutionInput {
     pub tolerated_failure_percentage: Option<f64>,
 }
 
-/// Input of the catalog Lambda.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CatalogEvent {
-    /// The cycle.
-    pub cycle: CycleInput,
-    /// AOI: `basins` or a GeoJSON URL.
-    #[serde(default = "default_aoi")]
-    pub aoi: String,
-    /// Pipeline config (its grid decides the shards).
-    #[serde(default = "default_config")]
-    pub config: String,
-    /// The output store; the catalog goes here unless `catalog_prefix` is given.
-    pub store: String,
-    /// ATL06 version (CMR collection version); default `007`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_version: Option<String>,
-    /// Where to write the catalog files instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub catalog_prefix: Option<String>,
-}
+/// Input of the catalog Lambda: the whole execution input (with the ASL's defaults merged
+/// in), so that the catalog step validates every field before any shard runs.
+pub type CatalogEvent = ExecutionInput;
 
 /// An object written by a Lambda: its URL and, for S3, what an `ItemReader` needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -229,6 +217,12 @@ pub struct ProcessEvent {
     /// Which granule URL to read.
     #[serde(default)]
     pub access: AccessInput,
+    /// The execution's name (`$$.Execution.Name`): when given, the shard's outcome is also
+    /// recorded in the store as a [`ShardRecord`] at [`shard_record_key`], which the
+    /// consolidate step reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 80), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub run: Option<String>,
 }
 
 impl ProcessEvent {
@@ -272,12 +266,72 @@ pub struct ProcessResult {
     pub bytes: u64,
     /// Wall time of the shard, seconds.
     pub seconds: f64,
+    /// Chunk objects written (0 for an empty shard).
+    #[serde(default)]
+    pub chunks_written: u64,
+    /// Memory of the Lambda that ran it, MB (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), for the cost
+    /// estimate; absent outside Lambda.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u32>,
     /// Row and beam counts.
     pub counts: Counts,
 }
 
-/// Input of the consolidate Lambda: the store and the Map's results, either inline
-/// (`results`) or as the `ResultWriter` manifest (`result_manifest`).
+/// Where the process step records a shard's outcome for run `run`.
+#[must_use]
+pub fn shard_record_key(run: &str, shard: u64) -> String {
+    format!("runs/{run}/shards/{shard}.json")
+}
+
+/// One failed attempt at a shard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptError {
+    /// The `errorType` (e.g. `Zagg.Transient`).
+    pub error: String,
+    /// The message.
+    pub cause: String,
+}
+
+/// The outcome of one shard in one run, as the process step records it in the store
+/// ([`shard_record_key`]); rewritten by every attempt, so the last one wins and earlier
+/// failures stay listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShardRecord {
+    /// The run (execution name).
+    pub run: String,
+    /// Nested id of the shard.
+    pub shard: u64,
+    /// Attempts that reached the process step (retries by the state machine included).
+    pub attempts: u32,
+    /// The result, when the last attempt succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ProcessResult>,
+    /// The error, when the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<AttemptError>,
+    /// Errors of the earlier attempts (at most [`MAX_LISTED_FAILURES`]).
+    #[serde(default)]
+    pub earlier_errors: Vec<AttemptError>,
+}
+
+/// The error a Map state ended with (`Catch` result), as Step Functions gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MapError {
+    /// The error name (e.g. `States.ExceedToleratedFailureThreshold`).
+    #[serde(rename = "Error", default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The cause.
+    #[serde(rename = "Cause", default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+/// Input of the consolidate Lambda: the store, the run, and where the shards' outcomes are.
+///
+/// The outcome of each shard of `catalog` is taken from, in order: its [`ShardRecord`] in
+/// the store (when `run` is given), the Map's `ResultWriter` files (`result_manifest`), and
+/// `results` given inline. A shard with none of these is counted as failed ("no result").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsolidateEvent {
@@ -286,31 +340,62 @@ pub struct ConsolidateEvent {
     /// Pipeline config.
     #[serde(default = "default_config")]
     pub config: String,
+    /// The execution's name: the shard records to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// `catalog.json` of the run: the shards expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
+    /// The cycle number, for the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle: Option<u32>,
+    /// Failed shards tolerated, percent (default 0): decides `within_tolerance`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub tolerated_failure_percentage: Option<f64>,
     /// `s3://bucket/…/manifest.json` written by the Map's `ResultWriter`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_manifest: Option<String>,
-    /// The results, when the Map returns them inline.
+    /// The error the Map ended with, when it failed (the run then fails too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_error: Option<MapError>,
+    /// Results given inline (e.g. a Map without `ResultWriter`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<Vec<ProcessResult>>,
-    /// Shards that failed, when known without a manifest (e.g. from a Map error count).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shards_failed: Option<u64>,
 }
 
-/// A shard (Map iteration) that failed, as the Map recorded it.
+/// A shard that failed, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailedShard {
-    /// The shard, when its input could be read.
+    /// The shard, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<u64>,
-    /// The `errorType` (e.g. `Zagg.Transient`).
+    /// The `errorType` (e.g. `Zagg.Transient`), or `Zagg.NoResult` when no attempt left a
+    /// result (a Lambda timeout or crash, throttling that outlasted the retries, or a Map
+    /// that stopped first).
     pub error: String,
     /// The error message.
     pub cause: String,
+    /// Attempts recorded.
+    #[serde(default)]
+    pub attempts: u32,
 }
 
-/// Result of the consolidate Lambda; also written to the store as `run.json`.
+/// A shard that succeeded after failed attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetriedShard {
+    /// The shard.
+    pub shard: u64,
+    /// Attempts recorded.
+    pub attempts: u32,
+    /// The errors of the failed attempts.
+    pub errors: Vec<AttemptError>,
+}
+
+/// Result of the consolidate Lambda (the run's summary, which is also the execution's
+/// output); `run.json` in the store holds the same fields plus every shard's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsolidateResult {
@@ -320,16 +405,36 @@ pub struct ConsolidateResult {
     pub store: String,
     /// `run.json` in the store.
     pub report: String,
-    /// Shards with results or failures.
+    /// The run (execution name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// The cycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle: Option<u32>,
+    /// Shards expected (catalog items), or seen when there is no catalog.
     pub shards: u64,
     /// Shards written.
     pub shards_ok: u64,
     /// Shards without observations.
     pub shards_empty: u64,
-    /// Shards that failed.
+    /// Shards that failed or left no result.
     pub shards_failed: u64,
-    /// The failures known (from the manifest's failed results).
+    /// Shards that succeeded after failed attempts.
+    pub shards_retried: u64,
+    /// Failed shards with reasons (all in `run.json`; the first
+    /// [`MAX_LISTED_FAILURES`] in the execution output).
     pub failed: Vec<FailedShard>,
+    /// Retried shards (as `failed`).
+    pub retried: Vec<RetriedShard>,
+    /// `shards_failed` as a percentage of `shards`.
+    pub failed_percentage: f64,
+    /// The tolerance the run was held to, percent.
+    pub tolerated_failure_percentage: f64,
+    /// Whether the run succeeded: no Map error and `failed_percentage` within the tolerance.
+    pub within_tolerance: bool,
+    /// The error the Map ended with, if it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_error: Option<MapError>,
     /// Observations aggregated.
     pub observations: u64,
     /// Leaf cells with observations.
@@ -340,8 +445,12 @@ pub struct ConsolidateResult {
     pub requests: u64,
     /// Bytes read.
     pub bytes: u64,
-    /// Summed shard wall time, seconds.
+    /// Chunk objects written.
+    pub chunks_written: u64,
+    /// Summed shard wall time (Lambda seconds of the process step), seconds.
     pub shard_seconds: f64,
+    /// Estimated AWS cost of the run.
+    pub cost: crate::cost::CostEstimate,
 }
 
 /// The JSON Schema of every event type, by file stem (`config/schema/events/<stem>.schema.json`).
@@ -389,6 +498,7 @@ pub fn schemas() -> Vec<(&'static str, String)> {
             "consolidate_result",
             pretty(&schemars::schema_for!(ConsolidateResult)),
         ),
+        ("shard_record", pretty(&schemars::schema_for!(ShardRecord))),
     ]
 }
 

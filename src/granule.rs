@@ -46,6 +46,12 @@ pub trait ReadSession: Send + Sync + fmt::Debug {
     fn io(&self) -> Option<(u64, u64)> {
         None
     }
+    /// Whether a read of this session failed for a reason that may pass (server errors,
+    /// throttling, timeouts, connection failures, after the client's own retries): the
+    /// granule is then [`GranuleError::Unavailable`], not bad.
+    fn unavailable(&self) -> bool {
+        false
+    }
 }
 
 /// A granule in a local file, read with positional reads (no seeking, thread-safe).
@@ -233,6 +239,16 @@ pub enum GranuleError {
         /// Cause.
         message: String,
     },
+    /// The granule's host failed in a way that may pass (server errors, throttling, timeouts,
+    /// connection failures that outlasted the retries). The granule is not known to be bad:
+    /// a shard must be retried rather than written without it.
+    #[error("granule {granule}: temporarily unavailable: {message}")]
+    Unavailable {
+        /// Granule path or URL.
+        granule: String,
+        /// Cause.
+        message: String,
+    },
     /// A dataset or group could not be read.
     #[error("granule {granule}: {object}: {message}")]
     Dataset {
@@ -321,6 +337,13 @@ impl Granule {
         self.session
             .io()
             .unwrap_or_else(|| self.counters.snapshot())
+    }
+
+    /// Whether a read failed because the granule's host did (see
+    /// [`ReadSession::unavailable`]).
+    #[must_use]
+    pub fn unavailable(&self) -> bool {
+        self.session.unavailable()
     }
 
     fn err(&self, dataset: &str, message: impl fmt::Display) -> GranuleError {

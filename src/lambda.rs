@@ -23,13 +23,15 @@ use serde_json::Value;
 use crate::source::{Cloud, CloudOptions};
 use crate::web::RetryPolicy;
 
+mod consolidate;
 mod errors;
 mod secrets;
 mod stages;
 
+pub use consolidate::{consolidate, NO_RESULT};
 pub use errors::{bad_event, kind_of_status, ErrorKind, StageError};
 pub use secrets::{earthdata_login_from_extension, parse_login, SECRET_ARN_ENV};
-pub use stages::{catalog, consolidate, load_config, process, read_object, template};
+pub use stages::{catalog, load_config, process, read_object, template};
 
 /// The four stages, one Lambda each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,7 @@ pub mod aoi;
 pub mod catalog;
 pub mod cmr;
 pub mod config;
+pub mod cost;
 pub mod credentials;
 pub mod cycle;
 pub mod demo;

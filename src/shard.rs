@@ -118,6 +118,9 @@ pub struct ShardReport {
     pub bytes_read: u64,
     /// Requests and bytes per granule, in the order given.
     pub granule_reads: Vec<GranuleRead>,
+    /// Chunk objects written (every order and array).
+    #[serde(default)]
+    pub chunks_written: u64,
     /// Wall time, seconds.
     pub seconds: f64,
 }
@@ -142,6 +145,16 @@ pub enum ShardError {
         shard: u64,
         /// Cause.
         source: grid::GridError,
+    },
+    /// A granule's host failed in a way that may pass (see [`GranuleError::Unavailable`]):
+    /// nothing was written, so that a retry gives the complete shard rather than one
+    /// silently missing that granule.
+    #[error("shard {shard}: nothing written, retry later: {source}")]
+    Unavailable {
+        /// The shard.
+        shard: u64,
+        /// The first unavailable granule.
+        source: GranuleError,
     },
     /// Writing the shard's chunks failed.
     #[error("shard {shard}: {source}")]
@@ -230,7 +243,13 @@ pub fn process_shard(
             let result = Granule::open(source.clone()).and_then(|g| {
                 let r = read_shard_points(ctx, &g, shard, &mut granule_points, &mut granule_counts);
                 (read.requests, read.bytes_read) = g.io();
-                r
+                r.map_err(|e| match e {
+                    // A read that failed because the host did, not because of the file.
+                    GranuleError::Dataset {
+                        granule, message, ..
+                    } if g.unavailable() => GranuleError::Unavailable { granule, message },
+                    e => e,
+                })
             });
             read.observations = granule_counts.observations;
             (read, result.map(|()| (granule_points, granule_counts)))
@@ -249,6 +268,10 @@ pub fn process_shard(
                 points.append(&granule_points);
                 counts.add(&granule_counts);
             }
+            Err(e @ GranuleError::Unavailable { .. }) => {
+                tracing::warn!(shard, granule = %read.granule, error = %e, "granule unavailable");
+                return Err(ShardError::Unavailable { shard, source: e });
+            }
             Err(e) => {
                 tracing::warn!(shard, granule = %read.granule, error = %e, "granule failed");
                 failures.push(GranuleFailure {
@@ -259,6 +282,23 @@ pub fn process_shard(
         }
         granule_reads.push(read);
     }
+    if !granules.is_empty() && failures.len() == granules.len() {
+        // Nothing could be read: write nothing, so chunks an earlier run wrote stay.
+        return Ok(ShardReport {
+            shard,
+            morton,
+            status: ShardStatus::Failed,
+            granules: granules.len() as u64,
+            granules_failed: failures,
+            counts,
+            cells: 0,
+            requests,
+            bytes_read,
+            granule_reads,
+            chunks_written: 0,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
     // The leaf order and every pyramid order, merged from the leaves (crate::pyramid).
     let bucketed = ctx.aggregator.bucket(&points);
     let levels = crate::pyramid::shard_levels(
@@ -267,16 +307,16 @@ pub fn process_shard(
         config.grid.leaf_order,
         &config.grid.orders(),
     );
+    let mut chunks_written = 0;
     for level in &levels {
-        store
+        let written = store
             .write_shard_order(config, level.order, shard, &level.stats)
             .map_err(|source| ShardError::Store { shard, source })?;
+        chunks_written += written.chunks_written as u64;
     }
     let stats = &levels[0].stats;
     let status = if stats.observations() > 0 {
         ShardStatus::Ok
-    } else if !granules.is_empty() && failures.len() == granules.len() {
-        ShardStatus::Failed
     } else {
         ShardStatus::Empty
     };
@@ -291,6 +331,7 @@ pub fn process_shard(
         requests,
         bytes_read,
         granule_reads,
+        chunks_written,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -479,6 +479,40 @@ impl Cloud {
     }
 }
 
+/// A response shorter than the range asked for: the object is truncated (a permanent fault of
+/// the granule, unlike a network error).
+#[derive(Debug)]
+pub(crate) struct TruncatedObject(pub(crate) String);
+
+impl std::fmt::Display for TruncatedObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TruncatedObject {}
+
+/// Whether an object_store error (after the client's own retries) may pass if the read is
+/// tried again later: server errors, throttling, timeouts and connection failures. A missing
+/// or forbidden object, a bad request and a truncated object are permanent.
+pub(crate) fn is_transient(e: &object_store::Error) -> bool {
+    use object_store::Error as E;
+    match e {
+        E::NotFound { .. }
+        | E::PermissionDenied { .. }
+        | E::Unauthenticated { .. }
+        | E::InvalidPath { .. }
+        | E::NotSupported { .. }
+        | E::NotImplemented { .. }
+        | E::Precondition { .. }
+        | E::NotModified { .. }
+        | E::AlreadyExists { .. }
+        | E::UnknownConfigurationKey { .. } => false,
+        E::Generic { source, .. } => source.downcast_ref::<TruncatedObject>().is_none(),
+        _ => true,
+    }
+}
+
 /// A user-facing description of an object_store error, with the usual causes.
 fn describe_error(e: &object_store::Error) -> String {
     match e {

@@ -61,6 +61,9 @@ fn catalog_template_process_consolidate_on_a_local_store() {
             store: store.clone(),
             product_version: Some("006".into()),
             catalog_prefix: None,
+            access: zagg::events::AccessInput::Https,
+            max_concurrency: Some(10),
+            tolerated_failure_percentage: Some(5.0),
         })
         .expect("event"),
     );
@@ -83,16 +86,34 @@ fn catalog_template_process_consolidate_on_a_local_store() {
 
     // Each Map iteration: the catalog item as read from catalog.json, plus the ItemSelector's
     // context. The demo CMR's https URLs are file:// URLs of the demo granules.
+    // As the state machine runs them: with the execution name as `run`, so each shard's
+    // outcome is recorded. The first shard's first attempt fails (its granule is not
+    // there) and is retried; the last shard never runs.
     let mut results = Vec::new();
-    for item in serde_json::to_value(&items)
-        .expect("items")
-        .as_array()
-        .expect("array")
-    {
+    let all_items = serde_json::to_value(&items).expect("items");
+    let all_items = all_items.as_array().expect("array");
+    assert!(all_items.len() >= 2, "the demo crosses several shards");
+    for (i, item) in all_items.iter().enumerate() {
         let mut event = item.clone();
         event["store"] = json!(store);
         event["config"] = json!("atl06");
         event["access"] = json!("https");
+        event["run"] = json!("zagg-c22-test");
+        if i == 0 {
+            let mut gone = event.clone();
+            gone["granules"] = json!([{"s3": null, "https": "/nonexistent/ATL06_x.h5", "id": "x"}]);
+            let (kind, _) = error_type(Stage::Process, &s, gone);
+            assert_eq!(kind, "Zagg.GranulesUnreadable");
+        }
+        if i == all_items.len() - 1 {
+            let r: ProcessResult = run(Stage::Process, &s, {
+                let mut e = event.clone();
+                e.as_object_mut().expect("object").remove("run");
+                e
+            });
+            results.push(r);
+            continue;
+        }
         let r: ProcessResult = run(Stage::Process, &s, event);
         assert_eq!(r.granules_failed, 0, "{:?}", r.failures);
         assert_eq!(r.granules_read, r.granules);
@@ -139,7 +160,11 @@ fn catalog_template_process_consolidate_on_a_local_store() {
             config: "atl06".into(),
             result_manifest: Some(manifest_path.display().to_string()),
             results: None,
-            shards_failed: None,
+            run: None,
+            catalog: None,
+            cycle: Some(22),
+            tolerated_failure_percentage: Some(50.0),
+            map_error: None,
         })
         .expect("event"),
     );
@@ -156,6 +181,58 @@ fn catalog_template_process_consolidate_on_a_local_store() {
         report["results"].as_array().map(Vec::len),
         Some(results.len())
     );
+    assert!(c.within_tolerance);
+    assert!(c.cost.total_usd > 0.0 && c.cost.lambda_gb_seconds > 0.0);
+
+    // From the shard records of the run, for every catalog item: the last item left no
+    // result (it ran without `run`), the first one was retried.
+    let consolidate = |tolerated: f64| -> ConsolidateResult {
+        run(
+            Stage::Consolidate,
+            &s,
+            json!({"store": store, "config": "atl06", "run": "zagg-c22-test",
+                   "catalog": cat.catalog.url, "cycle": 22,
+                   "tolerated_failure_percentage": tolerated, "result_manifest": null,
+                   "map_error": null}),
+        )
+    };
+    let c = consolidate(0.0);
+    let n = all_items.len() as u64;
+    assert_eq!(c.shards, n);
+    assert_eq!(c.shards_ok + c.shards_empty, n - 1);
+    assert_eq!(c.shards_failed, 1);
+    assert_eq!(c.failed[0].error, zagg::lambda::NO_RESULT);
+    assert_eq!(c.failed[0].shard, Some(items.0[items.0.len() - 1].shard));
+    assert_eq!(c.shards_retried, 1);
+    assert_eq!(c.retried[0].shard, items.0[0].shard);
+    assert_eq!(c.retried[0].attempts, 2);
+    assert_eq!(c.retried[0].errors[0].error, "Zagg.GranulesUnreadable");
+    assert!(!c.within_tolerance, "1 of {n} failed, none tolerated");
+    assert!((c.failed_percentage - 100.0 / n as f64).abs() < 1e-9);
+    let last = &results[results.len() - 1];
+    assert_eq!(
+        c.observations,
+        observations - last.observations,
+        "the shard without a record does not count"
+    );
+    assert!(consolidate(100.0).within_tolerance);
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&c.report).expect("run.json")).expect("json");
+    assert_eq!(report["run"], "zagg-c22-test");
+    assert_eq!(
+        report["results"].as_array().map(Vec::len),
+        Some(results.len() - 1)
+    );
+    // A Map that failed fails the run, whatever the counts.
+    let failed_map: ConsolidateResult = run(
+        Stage::Consolidate,
+        &s,
+        json!({"store": store, "run": "zagg-c22-test", "catalog": cat.catalog.url,
+               "tolerated_failure_percentage": 100.0,
+               "map_error": {"Error": "States.ItemReaderFailed", "Cause": "x"}}),
+    );
+    assert!(!failed_map.within_tolerance);
+
     // The store is consolidated.
     let root_meta: Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("c22.zarr/zarr.json")).expect("zarr.json"),

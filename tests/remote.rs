@@ -177,7 +177,13 @@ fn clear_errors_for_403_404_truncation_and_exhausted_retries() {
         .session()
         .unwrap_err()
         .to_string();
-    assert!(e.contains("libver_latest.h5: cannot open:"), "{e}");
+    // A body cut short of its Content-Length is a network fault, not a bad granule: the
+    // shard is retried rather than written without it. (A granule file that is itself too
+    // short fails as the granule's own error: see the `truncated.h5` fixture.)
+    assert!(
+        e.contains("libver_latest.h5: temporarily unavailable:"),
+        "{e}"
+    );
 
     let failing = serve_files(
         files,
@@ -198,6 +204,7 @@ fn clear_errors_for_403_404_truncation_and_exhausted_retries() {
         e.contains("503") || e.to_lowercase().contains("service unavailable"),
         "{e}"
     );
+    assert!(e.contains("temporarily unavailable"), "{e}");
     assert_eq!(failing.requests(), 3, "one try and two retries");
 }
 
@@ -206,4 +213,77 @@ fn plain_http_needs_allow_http() {
     let c = Arc::new(Cloud::new(CloudOptions::default()).expect("cloud"));
     let e = c.open("http://127.0.0.1:9/x.h5").unwrap_err().to_string();
     assert!(e.contains("plain http:// is not allowed"), "{e}");
+}
+
+/// Process the shards of `libver_latest.h5` from `source` into a store that already holds a
+/// good run of it; returns the outcomes, and checks that nothing in the store changed.
+fn rerun_over_good_store(
+    source: Arc<dyn ByteSource>,
+) -> Vec<Result<zagg::shard::ShardReport, zagg::shard::ShardError>> {
+    let dir = tempfile::tempdir().expect("dir");
+    let local = sources(&[fixture("libver_latest.h5")]);
+    run(config(), local.clone(), dir.path());
+    let before = tree(dir.path());
+    let config = config();
+    let hasher =
+        zagg::grid::Hasher::new(config.grid.parent_order, config.grid.ellipsoid).expect("hasher");
+    let shards = zagg::run::granule_shards(&config, &hasher, local[0].clone())
+        .expect("the fixture's shards");
+    assert!(!shards.is_empty());
+    let ctx = zagg::shard::ShardContext::new(config).expect("context");
+    let store = zagg::store::Store::open_local(dir.path()).expect("store");
+    let outcomes = shards
+        .iter()
+        .map(|&shard| zagg::shard::process_shard(&ctx, shard, &[source.clone()], &store))
+        .collect();
+    assert!(
+        tree(dir.path()) == before,
+        "a shard whose granule could not be read changed the store"
+    );
+    outcomes
+}
+
+#[test]
+fn a_host_that_keeps_failing_fails_the_shard_and_writes_nothing() {
+    let (name, data) = fixture_bytes("libver_latest.h5");
+    // The first block (superblock, root group) comes; every later read gets 503s.
+    for ok_first in [0, 1] {
+        let data = data.clone();
+        let server = serve(move |req| {
+            if req.index < ok_first {
+                ranged(req, &data)
+            } else {
+                Response::new("503 Service Unavailable", "slow down")
+            }
+        });
+        let source = cloud(None, 1)
+            .open(&format!("{}/{name}", server.url))
+            .expect("open");
+        for outcome in rerun_over_good_store(source) {
+            match outcome {
+                Err(e @ zagg::shard::ShardError::Unavailable { .. }) => {
+                    let text = e.to_string();
+                    assert!(text.contains("temporarily unavailable"), "{text}");
+                    assert!(text.contains("libver_latest.h5"), "{text}");
+                    let stage = zagg::lambda::StageError::from(e);
+                    assert_eq!(stage.error_type(), "Zagg.Transient");
+                }
+                other => panic!("503s after {ok_first} good reads: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_shard_whose_granules_are_all_gone_keeps_the_earlier_chunks() {
+    let server = serve(|_| Response::new("404 Not Found", "no such object"));
+    let source = cloud(None, 1)
+        .open(&format!("{}/libver_latest.h5", server.url))
+        .expect("open");
+    for outcome in rerun_over_good_store(source) {
+        let report = outcome.expect("a missing granule is the granule's failure");
+        assert_eq!(report.status, zagg::shard::ShardStatus::Failed);
+        assert_eq!(report.chunks_written, 0);
+        assert!(report.granules_failed[0].error.contains("404"));
+    }
 }

@@ -218,7 +218,7 @@ impl From<GranuleError> for StageError {
             // A malformed location, or http:// when not allowed.
             GranuleError::Open { .. } => ErrorKind::BadInput,
             // A read that failed after the source's retries, most often the network.
-            GranuleError::Dataset { .. } => ErrorKind::Transient,
+            GranuleError::Dataset { .. } | GranuleError::Unavailable { .. } => ErrorKind::Transient,
         };
         classify(kind, &e)
     }
@@ -230,6 +230,7 @@ impl From<ShardError> for StageError {
             e @ (ShardError::BadShard { .. } | ShardError::Grid { .. }) => {
                 classify(ErrorKind::BadInput, &e)
             }
+            e @ ShardError::Unavailable { .. } => classify(ErrorKind::Transient, &e),
             ShardError::Store { shard, source } => {
                 let inner = StageError::from(source);
                 StageError::new(inner.kind, format!("shard {shard}: {}", inner.message))

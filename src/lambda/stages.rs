@@ -12,11 +12,10 @@ use crate::catalog::{make_catalog, Access, CatalogOptions, CATALOG_FILE, META_FI
 use crate::cmr::CmrClient;
 use crate::config::PipelineConfig;
 use crate::events::{
-    CatalogEvent, CatalogResult, ConsolidateEvent, ConsolidateResult, FailedShard, ObjectLocation,
-    ProcessEvent, ProcessResult, TemplateEvent, TemplateResult, MAX_LISTED_FAILURES,
+    shard_record_key, AttemptError, CatalogEvent, CatalogResult, ObjectLocation, ProcessEvent,
+    ProcessResult, ShardRecord, TemplateEvent, TemplateResult, MAX_LISTED_FAILURES,
 };
 use crate::granule::ByteSource;
-use crate::run::RUN_REPORT_KEY;
 use crate::shard::{process_shard, GranuleFailure, ShardContext, ShardStatus};
 use crate::source::{Cloud, Location};
 use crate::store::Store;
@@ -72,7 +71,7 @@ pub fn load_config(cloud: &Cloud, location: &str) -> Result<Arc<PipelineConfig>,
 }
 
 /// Where an object under `prefix` is, for an `ItemReader`.
-fn object_location(prefix: &str, name: &str) -> ObjectLocation {
+pub(super) fn object_location(prefix: &str, name: &str) -> ObjectLocation {
     let url = format!("{}/{name}", prefix.trim_end_matches('/'));
     match Location::parse(&url) {
         Ok(Some(Location::S3 { bucket, key })) => ObjectLocation {
@@ -88,7 +87,7 @@ fn object_location(prefix: &str, name: &str) -> ObjectLocation {
     }
 }
 
-fn encode(what: &str, v: &impl serde::Serialize) -> Result<Value, StageError> {
+pub(super) fn encode(what: &str, v: &impl serde::Serialize) -> Result<Value, StageError> {
     serde_json::to_value(v).map_err(|e| StageError::internal(format!("encode {what}: {e}")))
 }
 
@@ -99,6 +98,20 @@ fn encode(what: &str, v: &impl serde::Serialize) -> Result<Value, StageError> {
 /// [`StageError`]: a bad cycle, AOI or config is `Zagg.BadInput`; CMR or write failures
 /// are `Zagg.Transient`.
 pub fn catalog(services: &Services, event: &CatalogEvent) -> Result<CatalogResult, StageError> {
+    if let Some(n) = event.max_concurrency {
+        if !(1..=10_000).contains(&n) {
+            return Err(StageError::bad_input(format!(
+                "execution input: max_concurrency: {n} is out of range (expected 1-10000)"
+            )));
+        }
+    }
+    if let Some(p) = event.tolerated_failure_percentage {
+        if !(0.0..=100.0).contains(&p) {
+            return Err(StageError::bad_input(format!(
+                "execution input: tolerated_failure_percentage: {p} is out of range (expected 0-100)"
+            )));
+        }
+    }
     let cloud = services.cloud()?;
     let config = load_config(&cloud, &event.config)?;
     let aoi = Aoi::load(&event.aoi, config.grid.parent_order, config.grid.ellipsoid)?;
@@ -157,6 +170,79 @@ pub fn template(services: &Services, event: &TemplateEvent) -> Result<TemplateRe
 /// has no template of this config; `Zagg.GranulesUnreadable` when no granule could be read;
 /// `Zagg.Transient` when the chunks cannot be written.
 pub fn process(services: &Services, event: &ProcessEvent) -> Result<ProcessResult, StageError> {
+    let Some(run) = &event.run else {
+        return process_shard_event(services, event);
+    };
+    if run.is_empty()
+        || run.len() > 80
+        || !run
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(StageError::bad_input(format!(
+            "process event: run {run:?}: expected 1-80 characters of A-Z a-z 0-9 - _ (an execution name)"
+        )));
+    }
+    let outcome = process_shard_event(services, event);
+    // Record the outcome in the store for consolidate; the last attempt wins and keeps the
+    // errors of the earlier ones.
+    let recorded = (|| -> Result<(), StageError> {
+        let cloud = services.cloud()?;
+        let store = Store::open(&event.store, Some(&cloud))?;
+        let key = shard_record_key(run, event.shard);
+        let earlier: Option<ShardRecord> = match store.read_json(&key) {
+            Ok(Some(v)) => serde_json::from_value(v).ok(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(shard = event.shard, error = %e, "earlier shard record unreadable");
+                None
+            }
+        };
+        let (attempts, mut earlier_errors) =
+            earlier
+                .filter(|r| r.run == *run)
+                .map_or((0, Vec::new()), |r| {
+                    let mut errors = r.earlier_errors;
+                    errors.extend(r.error);
+                    (r.attempts, errors)
+                });
+        earlier_errors.truncate(MAX_LISTED_FAILURES);
+        let record = ShardRecord {
+            run: run.clone(),
+            shard: event.shard,
+            attempts: attempts + 1,
+            result: outcome.as_ref().ok().cloned(),
+            error: outcome.as_ref().err().map(|e| AttemptError {
+                error: e.error_type().to_string(),
+                cause: e.message.clone(),
+            }),
+            earlier_errors,
+        };
+        store.write_json(&key, &encode("shard record", &record)?)?;
+        Ok(())
+    })();
+    match (outcome, recorded) {
+        // Without its record the run report would count the shard as failed: retry it.
+        (Ok(_), Err(e)) => Err(StageError::new(
+            super::ErrorKind::Transient,
+            format!(
+                "shard {}: written, but its record was not: {}",
+                event.shard, e.message
+            ),
+        )),
+        (Err(e), Err(record_error)) => {
+            tracing::warn!(shard = event.shard, error = %record_error, "failure not recorded");
+            Err(e)
+        }
+        (outcome, Ok(())) => outcome,
+    }
+}
+
+/// The process stage itself (without the run record).
+fn process_shard_event(
+    services: &Services,
+    event: &ProcessEvent,
+) -> Result<ProcessResult, StageError> {
     let started = Instant::now();
     let cloud = services.cloud()?;
     let config = load_config(&cloud, &event.config)?;
@@ -233,120 +319,11 @@ pub fn process(services: &Services, event: &ProcessEvent) -> Result<ProcessResul
         requests: report.requests,
         bytes: report.bytes_read,
         seconds: started.elapsed().as_secs_f64(),
+        chunks_written: report.chunks_written,
+        // Set by the Lambda runtime.
+        memory_mb: std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            .ok()
+            .and_then(|v| v.parse().ok()),
         counts: report.counts,
     })
-}
-
-/// The results and failures a Map's `ResultWriter` manifest points to.
-fn manifest_results(
-    cloud: &Cloud,
-    manifest: &str,
-) -> Result<(Vec<ProcessResult>, Vec<FailedShard>), StageError> {
-    let bad = |m: String| StageError::bad_input(format!("result manifest {manifest}: {m}"));
-    let m: Value = serde_json::from_slice(&read_object(cloud, manifest)?)
-        .map_err(|e| bad(format!("not JSON: {e}")))?;
-    let bucket = m
-        .get("DestinationBucket")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("no DestinationBucket".into()))?;
-    let files = |status: &str| -> Vec<String> {
-        m.pointer(&format!("/ResultFiles/{status}"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| f.get("Key").and_then(Value::as_str))
-                    .map(|k| {
-                        // In S3 the keys are in the bucket; in local tests the "bucket" is a
-                        // directory.
-                        if manifest.starts_with("s3://") {
-                            format!("s3://{bucket}/{k}")
-                        } else {
-                            format!("{}/{k}", bucket.trim_end_matches('/'))
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let entries = |location: &str| -> Result<Vec<Value>, StageError> {
-        serde_json::from_slice(&read_object(cloud, location)?)
-            .map_err(|e| bad(format!("{location}: not a JSON array: {e}")))
-    };
-    let mut results = Vec::new();
-    for file in files("SUCCEEDED") {
-        for entry in entries(&file)? {
-            let output = entry.get("Output").and_then(Value::as_str).unwrap_or("");
-            let r: ProcessResult = serde_json::from_str(output)
-                .map_err(|e| bad(format!("{file}: an Output is not a process result: {e}")))?;
-            results.push(r);
-        }
-    }
-    let mut failed = Vec::new();
-    for file in files("FAILED") {
-        for entry in entries(&file)? {
-            let text = |k: &str| {
-                entry
-                    .get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            let shard = serde_json::from_str::<Value>(&text("Input"))
-                .ok()
-                .and_then(|i| i.get("shard").and_then(Value::as_u64));
-            failed.push(FailedShard {
-                shard,
-                error: text("Error"),
-                cause: text("Cause"),
-            });
-        }
-    }
-    Ok((results, failed))
-}
-
-/// The consolidate stage: consolidated metadata, and the run report `run.json` summing the
-/// Map's results (inline or from its `ResultWriter` manifest).
-///
-/// # Errors
-/// `Zagg.BadInput` for a store without this config's template or an unreadable manifest;
-/// `Zagg.Transient` when the store cannot be written.
-pub fn consolidate(
-    services: &Services,
-    event: &ConsolidateEvent,
-) -> Result<ConsolidateResult, StageError> {
-    let cloud = services.cloud()?;
-    let config = load_config(&cloud, &event.config)?;
-    let store = Store::open(&event.store, Some(&cloud))?;
-    store.consolidate(&config)?;
-    let (mut results, failed) = match &event.result_manifest {
-        Some(m) => manifest_results(&cloud, m)?,
-        None => (Vec::new(), Vec::new()),
-    };
-    results.extend(event.results.iter().flatten().cloned());
-    results.sort_by_key(|r| r.shard);
-    let shards_failed = (failed.len() as u64).max(event.shards_failed.unwrap_or(0));
-    let count = |s: ShardStatus| results.iter().filter(|r| r.status == s).count() as u64;
-    let sum = |f: fn(&ProcessResult) -> u64| results.iter().map(f).sum::<u64>();
-    let result = ConsolidateResult {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        store: event.store.clone(),
-        report: object_location(&event.store, RUN_REPORT_KEY).url,
-        shards: results.len() as u64 + shards_failed,
-        shards_ok: count(ShardStatus::Ok),
-        shards_empty: count(ShardStatus::Empty),
-        shards_failed,
-        failed,
-        observations: sum(|r| r.observations),
-        cells: sum(|r| r.cells),
-        granules_failed: sum(|r| r.granules_failed),
-        requests: sum(|r| r.requests),
-        bytes: sum(|r| r.bytes),
-        shard_seconds: results.iter().map(|r| r.seconds).sum(),
-    };
-    let mut report = encode("run report", &result)?;
-    if let Value::Object(fields) = &mut report {
-        fields.insert("results".into(), encode("results", &results)?);
-    }
-    store.write_json(RUN_REPORT_KEY, &report)?;
-    Ok(result)
 }

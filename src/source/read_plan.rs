@@ -10,7 +10,7 @@ use futures::future::try_join_all;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
-use super::{describe_error, Cloud};
+use super::{describe_error, is_transient, Cloud, TruncatedObject};
 use crate::granule::{ByteSource, GranuleError, ReadSession};
 
 /// A granule in S3 or behind HTTP(S): a location and a client, nothing fetched.
@@ -35,9 +35,14 @@ impl ByteSource for RemoteObject {
     }
 
     fn session(&self) -> Result<Arc<dyn ReadSession>, GranuleError> {
-        let open_err = |e: object_store::Error| GranuleError::Open {
-            granule: self.name.clone(),
-            message: describe_error(&e),
+        let open_err = |e: object_store::Error| {
+            let message = describe_error(&e);
+            let granule = self.name.clone();
+            if is_transient(&e) {
+                GranuleError::Unavailable { granule, message }
+            } else {
+                GranuleError::Open { granule, message }
+            }
         };
         let reader = self
             .cloud
@@ -78,6 +83,8 @@ struct ReadState {
     window: u64,
     requests: u64,
     bytes: u64,
+    /// A fetch failed for a reason that may pass (see [`is_transient`]).
+    unavailable: bool,
 }
 
 impl ReadState {
@@ -240,10 +247,9 @@ impl RangeReader {
 fn truncated(path: &ObjectPath, offset: u64, expected: u64, got: usize) -> object_store::Error {
     object_store::Error::Generic {
         store: "zagg",
-        source: format!(
+        source: Box::new(TruncatedObject(format!(
             "truncated object {path}: expected {expected} bytes at offset {offset}, got {got}"
-        )
-        .into(),
+        ))),
     }
 }
 
@@ -268,9 +274,13 @@ impl ReadSession for RangeReader {
         if len == 0 {
             return Ok(Vec::new());
         }
-        self.cloud
-            .block_on(self.fetch(offset, end))
-            .map_err(|e| std::io::Error::other(describe_error(&e)))?;
+        self.cloud.block_on(self.fetch(offset, end)).map_err(|e| {
+            if is_transient(&e) {
+                let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                st.unavailable = true;
+            }
+            std::io::Error::other(describe_error(&e))
+        })?;
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.copy(offset, end).ok_or_else(|| {
             std::io::Error::new(
@@ -286,6 +296,13 @@ impl ReadSession for RangeReader {
     fn io(&self) -> Option<(u64, u64)> {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         Some((st.requests, st.bytes))
+    }
+
+    fn unavailable(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unavailable
     }
 }
 
