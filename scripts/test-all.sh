@@ -121,6 +121,12 @@ check "sphere convention: xarray + xdggs, every order" \
 check "WGS84, pole/antimeridian/NaN fixtures: independent recomputation" \
   "$py" tests/python/check_store.py --store "$work/fixtures.zarr" --granules "${fx[@]}"
 
+# 4. The Step Functions pipeline: moto's interpreter runs statemachine/zagg.asl.json, the four
+# Lambda binaries answer under `cargo lambda watch`, with a corrupt granule, a flaky S3 and a
+# throttled invocation; the store must equal `zagg run`'s on the same catalog, byte for byte.
+check "Step Functions end to end (moto + cargo lambda watch): faults tolerated, store identical to zagg run" \
+  "$py" tests/python/sfn_e2e.py --zagg "$zagg" --work "$work/sfn-e2e"
+
 echo
 echo "end-to-end: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
