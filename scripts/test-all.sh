@@ -124,6 +124,8 @@ check "WGS84, pole/antimeridian/NaN fixtures: independent recomputation" \
 # 4. The Step Functions pipeline: moto's interpreter runs statemachine/zagg.asl.json, the four
 # Lambda binaries answer under `cargo lambda watch`, with a corrupt granule, a flaky S3 and a
 # throttled invocation; the store must equal `zagg run`'s on the same catalog, byte for byte.
+check "state machine definition: asl-validator (as committed, substituted, and a broken copy refused)" \
+  bash statemachine/validate.sh
 check "Step Functions end to end (moto + cargo lambda watch): faults tolerated, store identical to zagg run" \
   "$py" tests/python/sfn_e2e.py --zagg "$zagg" --work "$work/sfn-e2e"
 
