@@ -234,7 +234,9 @@ fn rerun_over_good_store(
     let store = zagg::store::Store::open_local(dir.path()).expect("store");
     let outcomes = shards
         .iter()
-        .map(|&shard| zagg::shard::process_shard(&ctx, shard, &[source.clone()], &store))
+        .map(|&shard| {
+            zagg::shard::process_shard(&ctx, shard, std::slice::from_ref(&source), &store)
+        })
         .collect();
     assert!(
         tree(dir.path()) == before,

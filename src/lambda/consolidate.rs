@@ -40,12 +40,15 @@ enum Outcome {
     },
 }
 
+/// A failed Map item from the `ResultWriter` files: its shard (when its input says) and error.
+type ItemFailure = (Option<u64>, AttemptError);
+
 /// The results and failures a Map's `ResultWriter` manifest points to. Result files that do
 /// not exist are skipped (a local emulator writes only the manifest).
 fn manifest_outcomes(
     cloud: &Cloud,
     manifest: &str,
-) -> Result<(Vec<ProcessResult>, Vec<(Option<u64>, AttemptError)>), StageError> {
+) -> Result<(Vec<ProcessResult>, Vec<ItemFailure>), StageError> {
     let bad = |m: String| StageError::bad_input(format!("result manifest {manifest}: {m}"));
     let m: Value = serde_json::from_slice(&read_object(cloud, manifest)?)
         .map_err(|e| bad(format!("not JSON: {e}")))?;
