@@ -132,6 +132,49 @@ pub struct ExecutionInput {
     pub tolerated_failure_percentage: Option<f64>,
 }
 
+/// What `{cycle}` in an execution input's `store` (and `catalog_prefix`) stands for: the
+/// resolved cycle, two digits (`s3://bucket/atl06/c{cycle}.zarr` → `…/c22.zarr`), so that a
+/// schedule asking for `latest-complete` writes each cycle to its own store.
+pub const CYCLE_PLACEHOLDER: &str = "{cycle}";
+
+impl ExecutionInput {
+    /// This input for cycle `cycle`: the cycle as a number, `{cycle}` replaced in the store
+    /// and the catalog prefix.
+    #[must_use]
+    pub fn for_cycle(&self, cycle: u32) -> Self {
+        let fill = |s: &str| s.replace(CYCLE_PLACEHOLDER, &format!("{cycle:02}"));
+        Self {
+            cycle: CycleInput::Number(cycle),
+            store: fill(&self.store),
+            catalog_prefix: self.catalog_prefix.as_deref().map(fill),
+            ..self.clone()
+        }
+    }
+}
+
+/// Input of the catalog Lambda's first step: the execution input to resolve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveEvent {
+    /// The execution input (with the state machine's defaults merged in).
+    pub resolve: ExecutionInput,
+}
+
+/// Result of the resolve step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveResult {
+    /// The input with its cycle resolved to a number and `{cycle}` filled in: what the rest of
+    /// the execution runs on.
+    pub input: ExecutionInput,
+    /// The store already holds a successful run of this cycle (its `run.json` says so): the
+    /// execution ends here, successfully.
+    pub complete: bool,
+    /// That run's report, when `complete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+}
+
 /// Input of the catalog Lambda: the whole execution input (with the ASL's defaults merged
 /// in), so that the catalog step validates every field before any shard runs.
 pub type CatalogEvent = ExecutionInput;
@@ -465,6 +508,14 @@ pub fn schemas() -> Vec<(&'static str, String)> {
         (
             "execution_input",
             pretty(&schemars::schema_for!(ExecutionInput)),
+        ),
+        (
+            "resolve_event",
+            pretty(&schemars::schema_for!(ResolveEvent)),
+        ),
+        (
+            "resolve_result",
+            pretty(&schemars::schema_for!(ResolveResult)),
         ),
         (
             "catalog_event",

@@ -31,7 +31,7 @@ mod stages;
 pub use consolidate::{consolidate, NO_RESULT};
 pub use errors::{bad_event, kind_of_status, ErrorKind, StageError};
 pub use secrets::{earthdata_login_from_extension, parse_login, SECRET_ARN_ENV};
-pub use stages::{catalog, load_config, process, read_object, template};
+pub use stages::{catalog, load_config, process, read_object, resolve, template};
 
 /// The four stages, one Lambda each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +135,10 @@ fn to_value(result: &impl Serialize) -> Result<Value, StageError> {
 /// The stage's [`StageError`].
 pub fn handle(stage: Stage, services: &Services, event: Value) -> Result<Value, StageError> {
     let result = match stage {
+        // The catalog Lambda also resolves the execution input first: `{"resolve": …}`.
+        Stage::Catalog if event.get("resolve").is_some() => {
+            to_value(&resolve(services, &parse(stage, event)?)?)
+        }
         Stage::Catalog => to_value(&catalog(services, &parse(stage, event)?)?),
         Stage::Template => to_value(&template(services, &parse(stage, event)?)?),
         Stage::Process => to_value(&process(services, &parse(stage, event)?)?),

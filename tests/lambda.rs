@@ -397,3 +397,57 @@ fn the_earthdata_login_comes_from_the_secrets_extension() {
     );
     assert_eq!(t, "Zagg.Transient");
 }
+
+#[test]
+fn resolve_fills_the_cycle_and_sees_a_complete_store() {
+    let s = services("http://127.0.0.1:9");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let template = format!("{}/c{{cycle}}.zarr", dir.path().display());
+    let event = |cycle: Value| json!({"resolve": {"cycle": cycle, "store": template}});
+    let r: zagg::events::ResolveResult = run(Stage::Catalog, &s, event(json!(22)));
+    let store = format!("{}/c22.zarr", dir.path().display());
+    assert_eq!(r.input.store, store);
+    assert_eq!(r.input.cycle, zagg::events::CycleInput::Number(22));
+    assert!(!r.complete && r.report.is_none());
+
+    // latest-complete resolves to a number (and its store).
+    let r: zagg::events::ResolveResult = run(Stage::Catalog, &s, event(json!("latest-complete")));
+    let zagg::events::CycleInput::Number(n) = r.input.cycle else {
+        panic!("not resolved: {:?}", r.input.cycle)
+    };
+    assert!(n > 22);
+    assert!(r.input.store.ends_with(&format!("/c{n}.zarr")));
+
+    // A successful run of the cycle in the store: complete. A failed one, or another
+    // cycle's: not.
+    std::fs::create_dir_all(&store).expect("mkdir");
+    for (report, complete) in [
+        (json!({"cycle": 22, "within_tolerance": true}), true),
+        (json!({"cycle": 22, "within_tolerance": false}), false),
+        (json!({"cycle": 21, "within_tolerance": true}), false),
+    ] {
+        std::fs::write(format!("{store}/run.json"), report.to_string()).expect("write");
+        let r: zagg::events::ResolveResult = run(Stage::Catalog, &s, event(json!(22)));
+        assert_eq!(r.complete, complete, "{report}");
+        assert_eq!(r.report.is_some(), complete);
+    }
+
+    let (kind, message) = error_type(
+        Stage::Catalog,
+        &s,
+        json!({"resolve": {"cycle": 22, "store": template, "max_concurrency": 0}}),
+    );
+    assert_eq!(kind, "Zagg.BadInput");
+    assert!(message.contains("max_concurrency: 0"), "{message}");
+    let (kind, message) = error_type(
+        Stage::Catalog,
+        &s,
+        json!({"resolve": {"cycle": 22, "store": template, "colour": "red"}}),
+    );
+    assert_eq!(kind, "Zagg.BadInput");
+    assert!(message.contains("colour"), "{message}");
+    // The catalog step refuses a store still holding the placeholder.
+    let (kind, message) = error_type(Stage::Catalog, &s, json!({"cycle": 22, "store": template}));
+    assert_eq!(kind, "Zagg.BadInput");
+    assert!(message.contains("{cycle}"), "{message}");
+}

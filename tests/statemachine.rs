@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 use zagg::events::{
-    ConsolidateEvent, ExecutionInput, ProcessEvent, TemplateEvent, DEFAULT_AOI,
+    ConsolidateEvent, ExecutionInput, ProcessEvent, ResolveEvent, TemplateEvent, DEFAULT_AOI,
     DEFAULT_MAX_CONCURRENCY, DEFAULT_TOLERATED_FAILURE_PERCENTAGE,
 };
 
@@ -90,7 +90,22 @@ fn defaults_are_the_librarys() {
     let mut merged = d.clone();
     merged["cycle"] = json!(22);
     merged["store"] = json!("s3://b/c22.zarr");
-    let _: ExecutionInput = serde_json::from_value(merged).expect("merged input parses");
+    let _: ExecutionInput = serde_json::from_value(merged.clone()).expect("merged input parses");
+    // The resolve step gets it whole.
+    let r = fill(&state("Resolve")["Parameters"]["Payload"], &|p| match p {
+        "$" => merged.clone(),
+        other => panic!("unexpected path {other}"),
+    });
+    let _: ResolveEvent = serde_json::from_value(r).expect("resolve event");
+    assert_eq!(
+        state("Resolve")["ResultSelector"]["input.$"],
+        "$.Payload.input"
+    );
+    assert_eq!(state("Resolved")["OutputPath"], "$.input");
+    assert_eq!(
+        state("AlreadyComplete")["Choices"][0]["Next"],
+        "NothingToDo"
+    );
 }
 
 #[test]
@@ -190,7 +205,7 @@ fn retries_are_for_transient_errors_only() {
             }
         }
     }
-    assert_eq!(tasks, 4, "catalog, template, process, consolidate");
+    assert_eq!(tasks, 5, "resolve, catalog, template, process, consolidate");
 }
 
 #[test]

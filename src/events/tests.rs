@@ -17,6 +17,19 @@ pub(crate) fn examples() -> Vec<(&'static str, Value)> {
                    "tolerated_failure_percentage": 5.0}),
         ),
         (
+            "resolve_event",
+            json!({"resolve": {"cycle": "latest-complete", "aoi": "basins", "config": "atl06",
+                               "store": "s3://zagg-output/atl06/c{cycle}.zarr", "access": "s3",
+                               "max_concurrency": 500, "tolerated_failure_percentage": 5.0}}),
+        ),
+        (
+            "resolve_result",
+            json!({"input": {"cycle": 22, "aoi": "basins", "config": "atl06",
+                             "store": "s3://zagg-output/atl06/c22.zarr", "access": "s3",
+                             "max_concurrency": 500, "tolerated_failure_percentage": 5.0},
+                   "complete": true, "report": "s3://zagg-output/atl06/c22.zarr/run.json"}),
+        ),
+        (
             "catalog_event",
             json!({"cycle": 22, "aoi": "basins", "config": "atl06",
                    "store": "s3://zagg-output/c22.zarr"}),
@@ -141,6 +154,8 @@ fn examples_round_trip() {
             "consolidate_event" => round_trip::<ConsolidateEvent>(&v),
             "consolidate_result" => round_trip::<ConsolidateResult>(&v),
             "shard_record" => round_trip::<ShardRecord>(&v),
+            "resolve_event" => round_trip::<ResolveEvent>(&v),
+            "resolve_result" => round_trip::<ResolveResult>(&v),
             other => panic!("no type for example {other}"),
         }
     }
@@ -156,6 +171,26 @@ fn examples_match_their_schemas() {
         let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{name}: {errors:?}");
     }
+}
+
+#[test]
+fn the_cycle_fills_the_store_template() {
+    let e: ExecutionInput = serde_json::from_value(json!({
+        "cycle": "latest-complete", "store": "s3://b/atl06/c{cycle}.zarr",
+        "catalog_prefix": "s3://b/catalogs/{cycle}"}))
+    .expect("parse");
+    let r = e.for_cycle(7);
+    assert_eq!(r.cycle, CycleInput::Number(7));
+    assert_eq!(r.store, "s3://b/atl06/c07.zarr");
+    assert_eq!(r.catalog_prefix.as_deref(), Some("s3://b/catalogs/07"));
+    assert_eq!(
+        r.for_cycle(22).store,
+        "s3://b/atl06/c07.zarr",
+        "already filled"
+    );
+    let plain: ExecutionInput =
+        serde_json::from_value(json!({"cycle": 22, "store": "s3://b/x.zarr"})).expect("parse");
+    assert_eq!(plain.for_cycle(22), plain);
 }
 
 #[test]

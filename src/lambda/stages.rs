@@ -12,10 +12,12 @@ use crate::catalog::{make_catalog, Access, CatalogOptions, CATALOG_FILE, META_FI
 use crate::cmr::CmrClient;
 use crate::config::PipelineConfig;
 use crate::events::{
-    shard_record_key, AttemptError, CatalogEvent, CatalogResult, ObjectLocation, ProcessEvent,
-    ProcessResult, ShardRecord, TemplateEvent, TemplateResult, MAX_LISTED_FAILURES,
+    shard_record_key, AttemptError, CatalogEvent, CatalogResult, ExecutionInput, ObjectLocation,
+    ProcessEvent, ProcessResult, ResolveEvent, ResolveResult, ShardRecord, TemplateEvent,
+    TemplateResult, CYCLE_PLACEHOLDER, MAX_LISTED_FAILURES,
 };
 use crate::granule::ByteSource;
+use crate::run::RUN_REPORT_KEY;
 use crate::shard::{process_shard, GranuleFailure, ShardContext, ShardStatus};
 use crate::source::{Cloud, Location};
 use crate::store::Store;
@@ -98,19 +100,12 @@ pub(super) fn encode(what: &str, v: &impl serde::Serialize) -> Result<Value, Sta
 /// [`StageError`]: a bad cycle, AOI or config is `Zagg.BadInput`; CMR or write failures
 /// are `Zagg.Transient`.
 pub fn catalog(services: &Services, event: &CatalogEvent) -> Result<CatalogResult, StageError> {
-    if let Some(n) = event.max_concurrency {
-        if !(1..=10_000).contains(&n) {
-            return Err(StageError::bad_input(format!(
-                "execution input: max_concurrency: {n} is out of range (expected 1-10000)"
-            )));
-        }
-    }
-    if let Some(p) = event.tolerated_failure_percentage {
-        if !(0.0..=100.0).contains(&p) {
-            return Err(StageError::bad_input(format!(
-                "execution input: tolerated_failure_percentage: {p} is out of range (expected 0-100)"
-            )));
-        }
+    check_input(event)?;
+    if event.store.contains(CYCLE_PLACEHOLDER) {
+        return Err(StageError::bad_input(format!(
+            "catalog event: store {}: {CYCLE_PLACEHOLDER} is not filled in (the resolve step does that)",
+            event.store
+        )));
     }
     let cloud = services.cloud()?;
     let config = load_config(&cloud, &event.config)?;
@@ -139,6 +134,52 @@ pub fn catalog(services: &Services, event: &CatalogEvent) -> Result<CatalogResul
         granules: meta.counts.granules,
         pairs: meta.counts.pairs,
         skipped: meta.counts.skipped,
+    })
+}
+
+/// The ranges serde does not check.
+fn check_input(input: &ExecutionInput) -> Result<(), StageError> {
+    if let Some(n) = input.max_concurrency {
+        if !(1..=10_000).contains(&n) {
+            return Err(StageError::bad_input(format!(
+                "execution input: max_concurrency: {n} is out of range (expected 1-10000)"
+            )));
+        }
+    }
+    if let Some(p) = input.tolerated_failure_percentage {
+        if !(0.0..=100.0).contains(&p) {
+            return Err(StageError::bad_input(format!(
+                "execution input: tolerated_failure_percentage: {p} is out of range (expected 0-100)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The resolve step (the catalog Lambda's first call in an execution): check the input,
+/// resolve `latest-complete` to a cycle number (now), fill `{cycle}` into the store, and
+/// tell whether that store already holds a successful run of the cycle, so a schedule that
+/// fires again within a cycle ends early.
+///
+/// # Errors
+/// `Zagg.BadInput` for an out-of-range field, a cycle that cannot be resolved or a bad store
+/// location; `Zagg.Transient` when the store's report cannot be read.
+pub fn resolve(services: &Services, event: &ResolveEvent) -> Result<ResolveResult, StageError> {
+    let input = &event.resolve;
+    check_input(input)?;
+    let cycle = input.cycle.spec().resolve(chrono::Utc::now())?;
+    let input = input.for_cycle(cycle);
+    let cloud = services.cloud()?;
+    let store = Store::open(&input.store, Some(&cloud))?;
+    let report = store.read_json(RUN_REPORT_KEY)?;
+    let complete = report.as_ref().is_some_and(|r| {
+        r.get("cycle").and_then(Value::as_u64) == Some(u64::from(cycle))
+            && r.get("within_tolerance").and_then(Value::as_bool) == Some(true)
+    });
+    Ok(ResolveResult {
+        report: complete.then(|| object_location(&input.store, RUN_REPORT_KEY).url),
+        input,
+        complete,
     })
 }
 

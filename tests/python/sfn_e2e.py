@@ -493,7 +493,8 @@ def run_execution(
     sm = sfn.create_state_machine(name="zagg", definition=definition, roleArn=role)["stateMachineArn"]
     execution_input = {
         "cycle": 22,
-        "store": STORE,
+        # The resolve step fills in the cycle: s3://zagg-e2e/c22.zarr.
+        "store": STORE.replace("c22", "c{cycle}"),
         "product_version": "006",
         "max_concurrency": 4,
         "tolerated_failure_percentage": 50.0,
@@ -604,6 +605,28 @@ def run_execution(
     check(not differ, f"every object byte-identical to `zagg run` ({differ[:5]})")
     chunks = [k for k in local_keys if "/c/" in k]
     check(len(chunks) > 0, f"{len(chunks)} chunks compared")
+
+    # The same run again (as a schedule firing twice in a cycle): it ends early, successfully,
+    # without touching a shard.
+    again = sfn.start_execution(
+        stateMachineArn=sm, name="zagg-c22-e2e-again", input=json.dumps(execution_input)
+    )["executionArn"]
+    deadline = time.time() + 300
+    while (d2 := sfn.describe_execution(executionArn=again))["status"] == "RUNNING":
+        if time.time() > deadline:
+            raise Fail("the second execution still runs")
+        time.sleep(1)
+    events = sfn.get_execution_history(executionArn=again, maxResults=1000)["events"]
+    entered = [
+        e.get("stateEnteredEventDetails", {}).get("name")
+        for e in events
+        if "stateEnteredEventDetails" in e
+    ]
+    check(
+        d2["status"] == "SUCCEEDED" and "NothingToDo" in entered and "Shards" not in entered,
+        "a second execution for a complete cycle ends early, successfully, without a Map",
+    )
+    check(len(sfn.list_map_runs(executionArn=again)["mapRuns"]) == 0, "no Map Run the second time")
 
     # No credential in anything the pipeline wrote or returned.
     texts = [json.dumps(output), json.dumps(report)]
