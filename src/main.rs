@@ -789,7 +789,13 @@ fn main() -> Result<()> {
             let plan = execution::plan_start(&request, chrono::Utc::now())?;
             if dry_run {
                 // The state machine is optional here: without one the CLI call names the variable.
-                let sm = state_machine(&identity).ok();
+                let sm = match state_machine(&identity) {
+                    Ok(sm) => Some(sm),
+                    Err(e) => match e.downcast_ref::<execution::ExecutionError>() {
+                        Some(execution::ExecutionError::NoStateMachine) => None,
+                        _ => return Err(e),
+                    },
+                };
                 if json {
                     println!("{}", serde_json::to_string_pretty(&plan)?);
                 } else {

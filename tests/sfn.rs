@@ -514,4 +514,23 @@ fn dry_run_sends_nothing() {
         stdout.contains("aws stepfunctions start-execution --state-machine-arn \"$ZAGG_STATE_MACHINE_ARN\" --name zagg-c22-"),
         "{stdout}"
     );
+    // A state machine given but malformed is an error, even in a dry run.
+    let out = Command::new(env!("CARGO_BIN_EXE_zagg"))
+        .args([
+            "start",
+            "--store",
+            "s3://zagg-out/c22.zarr",
+            "--cycle",
+            "22",
+            "--dry-run",
+        ])
+        .args(["--state-machine", "zagg"])
+        .output()
+        .expect("run zagg");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("state machine ARN \"zagg\""),
+        "{}",
+        text(&out.stderr)
+    );
 }
