@@ -44,6 +44,11 @@ fn names_are_deterministic_and_valid() {
         identity.canonical(),
         "zagg-run/1\ncycle=22\nconfig=\"atl06\"\naoi=\"basins\"\nstore=\"s3://zagg-out/c22.zarr\"\nproduct_version=\"007\"\n"
     );
+    // The README's example name.
+    assert_eq!(
+        name_of(&RunRequest::new("s3://zagg-out/c22.zarr", "22")),
+        "zagg-c22-2ef067f6cb09"
+    );
     let small = RunRequest::new("s3://b/p", "3");
     assert!(name_of(&small).starts_with("zagg-c03-"));
     assert!(is_valid_name(&attempt_name(&a, MAX_ATTEMPTS)));
