@@ -71,6 +71,7 @@ cargo test --workspace --all-targets --locked 2>&1 | tee "$work/cargo-test.log"
 cargo test --doc --locked
 # The tests that need the S3 server.
 cargo test --locked --test s3 -- --ignored
+cargo test --locked --test sfn -- --ignored
 
 echo "=== End-to-end checks"
 cargo build --locked --bin zagg

@@ -6,7 +6,8 @@
 //! [`catalog::make_catalog`] (which shards and granules), [`store::Store::create_template`],
 //! [`shard::process_shard`] and [`store::Store::consolidate`]. [`run::run_local`] runs them all in one
 //! process. The Lambdas in `lambdas/` call [`lambda::handle`] with the event types of
-//! [`events`].
+//! [`events`]; `zagg start` and `zagg status` drive the deployed state machine through
+//! [`execution`].
 
 pub mod aggregate;
 pub mod aoi;
@@ -18,6 +19,7 @@ pub mod credentials;
 pub mod cycle;
 pub mod demo;
 pub mod events;
+pub mod execution;
 pub mod footprint;
 pub mod granule;
 pub mod grid;

@@ -14,6 +14,10 @@ use zagg::catalog::{
 use zagg::cmr::{CmrClient, DEFAULT_PROVIDER, DEFAULT_VERSION};
 use zagg::config::{PipelineConfig, DEFAULT_CONFIG};
 use zagg::cycle::CycleSpec;
+use zagg::events::AccessInput;
+use zagg::execution::{
+    self, AwsStepFunctions, ExecutionArn, RunRequest, StateMachineArn, STATE_MACHINE_ENV,
+};
 use zagg::granule::ByteSource;
 use zagg::run::{run_catalog, run_local, RunOptions};
 use zagg::shard::{process_shard, ShardContext};
@@ -26,7 +30,7 @@ const DEMO_STORE: &str = "zagg-demo.zarr";
 /// ICESat-2 ATL06 land-ice heights → per-cell statistics on a HEALPix grid, in one Zarr v3
 /// store that xarray + xdggs open directly.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None, after_help = "Run `zagg run` with no arguments for the offline demo.\n\nEnvironment:\n  RUST_LOG                 logging (e.g. zagg=debug)\n  AWS_REGION               region of s3:// locations (default us-west-2)\n  AWS_ENDPOINT_URL         S3-compatible endpoint (path-style requests)\n  AWS_ALLOW_HTTP=true      allow http:// endpoints and granule URLs\n  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   S3 keys (else the default chain)\n  EARTHDATA_TOKEN          bearer token for https:// granules\n  ZAGG_REQUEST_TIMEOUT_SECS, ZAGG_MAX_RETRIES, ZAGG_MIN_FETCH_BYTES, ZAGG_MAX_FETCH_BYTES, ZAGG_MAX_IN_FLIGHT")]
+#[command(version, about, long_about = None, after_help = "Run `zagg run` with no arguments for the offline demo.\n\nEnvironment:\n  RUST_LOG                 logging (e.g. zagg=debug)\n  AWS_REGION               region of s3:// locations (default us-west-2)\n  AWS_ENDPOINT_URL         S3-compatible endpoint (path-style requests)\n  AWS_ALLOW_HTTP=true      allow http:// endpoints and granule URLs\n  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   S3 keys (else the default chain)\n  EARTHDATA_TOKEN          bearer token for https:// granules\n  ZAGG_STATE_MACHINE_ARN   state machine of zagg start/status (--state-machine wins)\n  ZAGG_REQUEST_TIMEOUT_SECS, ZAGG_MAX_RETRIES, ZAGG_MIN_FETCH_BYTES, ZAGG_MAX_FETCH_BYTES, ZAGG_MAX_IN_FLIGHT")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,6 +75,23 @@ struct CmrArgs {
     /// Attempts per CMR request (429, 5xx and connection errors are retried with backoff).
     #[arg(long, default_value_t = 6, value_name = "N")]
     cmr_attempts: u32,
+}
+
+/// What identifies a run of the deployed state machine (`zagg start`, `zagg status`).
+#[derive(Args, Debug, Clone)]
+struct RunIdentityArgs {
+    /// Area of interest: `basins` or a GeoJSON http(s):// URL (the Lambdas fetch it).
+    #[arg(long, default_value = BASINS, value_name = "basins|URL")]
+    aoi: String,
+    /// Pipeline config: a built-in name (atl06) or an s3:// YAML location.
+    #[arg(long, default_value = DEFAULT_CONFIG, value_name = "NAME|s3://…")]
+    config: String,
+    /// ATL06 version (CMR collection version) [default: 007].
+    #[arg(long, value_name = "VVV")]
+    product_version: Option<String>,
+    /// State machine ARN [default: $ZAGG_STATE_MACHINE_ARN].
+    #[arg(long, value_name = "ARN")]
+    state_machine: Option<String>,
 }
 
 /// Which catalog URL a granule is read from.
@@ -245,6 +266,79 @@ Environment: ZAGG_CMR_URL (CMR base URL, overridden by --cmr-url), RUST_LOG.")]
         #[arg(long)]
         json: bool,
     },
+    /// Start a run of the deployed Step Functions state machine (refused if the run was
+    /// started before).
+    #[command(after_help = "Examples:
+  export ZAGG_STATE_MACHINE_ARN=arn:aws:states:us-west-2:123456789012:stateMachine:zagg
+  zagg start --store s3://zagg-out/c22.zarr --cycle 22
+  zagg start --store s3://zagg-out/latest.zarr --cycle latest-complete
+  zagg start --store s3://zagg-out/c22.zarr --cycle 22 --max-concurrency 200
+  zagg start --store s3://zagg-out/c22.zarr --cycle 22 --dry-run   # print, send nothing
+  zagg start --store s3://zagg-out/c22.zarr --cycle 22 --rerun     # NAME-r2, NAME-r3, …
+
+The execution name is derived from the run: zagg-c22-<12 hex of the SHA-256 of cycle, config,
+AOI, store and product version>. A second start of the same run is refused and names the
+existing execution. latest-complete is resolved here, so the name and the input agree.
+Region and credentials: the standard AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, …); the region
+is the state machine's. AWS_ENDPOINT_URL points at another endpoint (e.g. a local moto).")]
+    Start {
+        /// Output store: s3://bucket/prefix.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+        store: String,
+        /// Cycle: a number (1-99) or `latest-complete` (resolved now, from the fitted dates).
+        #[arg(long, value_name = "N|latest-complete")]
+        cycle: String,
+        #[command(flatten)]
+        identity: RunIdentityArgs,
+        /// Which catalog URL granules are read from.
+        #[arg(long, value_enum, default_value = "s3")]
+        access: AccessArg,
+        /// Shards processed at once by the Distributed Map (1-10000) [default: the state
+        /// machine's].
+        #[arg(long, value_name = "N")]
+        max_concurrency: Option<u32>,
+        /// Failed shards the Map tolerates, percent (0-100) [default: the state machine's].
+        #[arg(long, value_name = "P")]
+        tolerated_failure_percentage: Option<f64>,
+        /// Where catalog.json goes (s3://…) [default: the store].
+        #[arg(long, value_name = "s3://…")]
+        catalog_prefix: Option<String>,
+        /// Start a fresh attempt of a run started before (NAME-r2, NAME-r3, …: the first unused).
+        #[arg(long)]
+        rerun: bool,
+        /// Print the execution name, its input and the equivalent AWS CLI call; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the started execution as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an execution of the state machine: status, dates, error, Map Run progress (items
+    /// pending/running/succeeded/failed…) and the consolidate summary.
+    #[command(after_help = "Examples:
+  zagg status arn:aws:states:us-west-2:123456789012:execution:zagg:zagg-c22-0123456789ab
+  zagg status --store s3://zagg-out/c22.zarr --cycle 22 --state-machine arn:…
+  zagg status ARN --json     # for scripts; input and output parsed
+
+With --store/--cycle (and the same --aoi, --config, --product-version as `zagg start`), the
+run's execution name is derived as `zagg start` derives it and its latest attempt is shown.
+The state machine is --state-machine, else $ZAGG_STATE_MACHINE_ARN (not needed with an ARN).")]
+    Status {
+        /// Execution ARN (else give --store and --cycle).
+        #[arg(value_name = "EXECUTION_ARN", required_unless_present_all = ["store", "cycle"], conflicts_with_all = ["store", "cycle"])]
+        execution: Option<String>,
+        /// Output store of the run: s3://bucket/prefix.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX", requires = "cycle")]
+        store: Option<String>,
+        /// Cycle of the run: a number or `latest-complete` (resolved now).
+        #[arg(long, value_name = "N|latest-complete", requires = "store")]
+        cycle: Option<String>,
+        #[command(flatten)]
+        identity: RunIdentityArgs,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the JSON Schema of the pipeline config.
     Schema,
 }
@@ -380,6 +474,37 @@ fn catalog_from_args(
         config.grid.ellipsoid,
         now,
     )?)
+}
+
+/// The run request of `zagg start` / `zagg status` flags.
+fn run_request(store: &str, cycle: &str, identity: &RunIdentityArgs) -> RunRequest {
+    let mut request = RunRequest::new(store, cycle);
+    request.aoi.clone_from(&identity.aoi);
+    request.config.clone_from(&identity.config);
+    request
+        .product_version
+        .clone_from(&identity.product_version);
+    request
+}
+
+/// The state machine of `--state-machine`, else of `ZAGG_STATE_MACHINE_ARN`.
+fn state_machine(identity: &RunIdentityArgs) -> Result<StateMachineArn> {
+    let env = std::env::var(STATE_MACHINE_ENV).ok();
+    Ok(execution::state_machine_arn(
+        identity.state_machine.as_deref(),
+        env.as_deref(),
+    )?)
+}
+
+/// Run the Step Functions calls of `zagg start`/`zagg status` to completion.
+fn block_on<T>(
+    f: impl std::future::Future<Output = std::result::Result<T, execution::ExecutionError>>,
+) -> Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    Ok(runtime.block_on(f)?)
 }
 
 fn main() -> Result<()> {
@@ -639,6 +764,86 @@ fn main() -> Result<()> {
                     plot.layout.range[0],
                     plot.layout.range[1]
                 );
+            }
+        }
+        Command::Start {
+            store,
+            cycle,
+            identity,
+            access,
+            max_concurrency,
+            tolerated_failure_percentage,
+            catalog_prefix,
+            rerun,
+            dry_run,
+            json,
+        } => {
+            let mut request = run_request(&store, &cycle, &identity);
+            request.access = match access {
+                AccessArg::S3 => AccessInput::S3,
+                AccessArg::Https => AccessInput::Https,
+            };
+            request.max_concurrency = max_concurrency;
+            request.tolerated_failure_percentage = tolerated_failure_percentage;
+            request.catalog_prefix = catalog_prefix;
+            let plan = execution::plan_start(&request, chrono::Utc::now())?;
+            if dry_run {
+                // The state machine is optional here: without one the CLI call names the variable.
+                let sm = match state_machine(&identity) {
+                    Ok(sm) => Some(sm),
+                    Err(e) => match e.downcast_ref::<execution::ExecutionError>() {
+                        Some(execution::ExecutionError::NoStateMachine) => None,
+                        _ => return Err(e),
+                    },
+                };
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&plan)?);
+                } else {
+                    print!("{}", plan.to_text(sm.as_ref(), rerun)?);
+                }
+                return Ok(());
+            }
+            let sm = state_machine(&identity)?;
+            let started = block_on(async {
+                let api = AwsStepFunctions::from_env(&sm.region).await;
+                execution::start_run(&api, &sm, &plan, rerun).await
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&started)?);
+            } else {
+                print!("{}", started.to_text());
+            }
+        }
+        Command::Status {
+            execution: arn,
+            store,
+            cycle,
+            identity,
+            json,
+        } => {
+            let report = match (arn, store, cycle) {
+                (Some(arn), _, _) => {
+                    let arn: ExecutionArn = arn.parse()?;
+                    block_on(async {
+                        let api = AwsStepFunctions::from_env(&arn.region).await;
+                        execution::status(&api, &arn).await
+                    })?
+                }
+                (None, Some(store), Some(cycle)) => {
+                    let request = run_request(&store, &cycle, &identity);
+                    let plan = execution::plan_start(&request, chrono::Utc::now())?;
+                    let sm = state_machine(&identity)?;
+                    block_on(async {
+                        let api = AwsStepFunctions::from_env(&sm.region).await;
+                        execution::run_status(&api, &sm, &plan).await
+                    })?
+                }
+                _ => bail!("give an EXECUTION_ARN, or --store and --cycle"),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.to_text(chrono::Utc::now()));
             }
         }
         Command::Schema => print!("{}", zagg::config::schema_json()),
