@@ -336,7 +336,10 @@ pub fn build_input(
         access: request.access,
         max_concurrency: request.max_concurrency,
         tolerated_failure_percentage: request.tolerated_failure_percentage,
-    };
+    }
+    // `{cycle}` in the store (one store per cycle) is filled in now, so the name and the
+    // input name the store that is written.
+    .for_cycle(cycle);
     // What the state machine receives is the JSON: it must read back as the same input.
     let text = input_json(&input)?;
     let back: ExecutionInput = serde_json::from_str(&text)

@@ -119,6 +119,18 @@ fn latest_complete_is_resolved_so_name_and_input_agree() {
 }
 
 #[test]
+fn a_store_per_cycle_is_filled_in_before_naming() {
+    let mut r = request();
+    r.cycle = "22".into();
+    let explicit = plan_start(&r, now()).unwrap();
+    r.store = explicit.input.store.replace("22", "{cycle}");
+    assert!(r.store.contains("{cycle}"), "{}", r.store);
+    let templated = plan_start(&r, now()).unwrap();
+    assert_eq!(templated.input.store, explicit.input.store);
+    assert_eq!(templated.name, explicit.name);
+}
+
+#[test]
 fn rerun_names() {
     assert_eq!(attempt_name("zagg-c22-abc", 1), "zagg-c22-abc");
     assert_eq!(attempt_name("zagg-c22-abc", 2), "zagg-c22-abc-r2");
