@@ -554,4 +554,4 @@ pub fn schemas() -> Vec<(&'static str, String)> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

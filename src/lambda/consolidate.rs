@@ -319,7 +319,80 @@ pub fn consolidate(
         fields.insert("results".into(), encode("results", &results)?);
     }
     store.write_json(RUN_REPORT_KEY, &report)?;
+    // In Lambda, the run's numbers become CloudWatch metrics (for alarms and the dashboard)
+    // through an embedded-metric-format line on stdout.
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        println!(
+            "{}",
+            metrics_line(&result, chrono::Utc::now().timestamp_millis())
+        );
+    }
     result.failed.truncate(MAX_LISTED_FAILURES);
     result.retried.truncate(MAX_LISTED_FAILURES);
     Ok(result)
+}
+
+/// CloudWatch namespace of the run metrics.
+pub const METRICS_NAMESPACE: &str = "Zagg";
+
+/// The run's metrics as one CloudWatch embedded-metric-format line (namespace
+/// [`METRICS_NAMESPACE`], no dimensions): `ShardsTotal`, `ShardsFailed`, `ShardsRetried`,
+/// `FailedShardPercentage`, `Observations`, `EstimatedCostUSD`, and the run, cycle and store
+/// as properties.
+#[must_use]
+pub fn metrics_line(r: &ConsolidateResult, timestamp_ms: i64) -> String {
+    let metric = |name: &str, unit: &str| serde_json::json!({"Name": name, "Unit": unit});
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [
+                    metric("ShardsTotal", "Count"),
+                    metric("ShardsFailed", "Count"),
+                    metric("ShardsRetried", "Count"),
+                    metric("FailedShardPercentage", "Percent"),
+                    metric("Observations", "Count"),
+                    metric("EstimatedCostUSD", "None"),
+                ],
+            }],
+        },
+        "ShardsTotal": r.shards,
+        "ShardsFailed": r.shards_failed,
+        "ShardsRetried": r.shards_retried,
+        "FailedShardPercentage": r.failed_percentage,
+        "Observations": r.observations,
+        "EstimatedCostUSD": r.cost.total_usd,
+        "run": r.run,
+        "cycle": r.cycle,
+        "store": r.store,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_an_embedded_metric_format_line() {
+        let example = crate::events::tests::examples()
+            .into_iter()
+            .find(|(n, _)| *n == "consolidate_result")
+            .map(|(_, v)| v)
+            .expect("example");
+        let r: ConsolidateResult = serde_json::from_value(example).expect("result");
+        let line = metrics_line(&r, 1_764_000_000_000);
+        assert!(!line.contains('\n'));
+        let v: Value = serde_json::from_str(&line).expect("JSON");
+        let spec = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(spec["Namespace"], METRICS_NAMESPACE);
+        for m in spec["Metrics"].as_array().expect("metrics") {
+            let name = m["Name"].as_str().expect("name");
+            assert!(v[name].is_number(), "{name} has no value");
+        }
+        assert_eq!(v["ShardsFailed"], 2);
+        assert_eq!(v["_aws"]["Timestamp"], 1_764_000_000_000_i64);
+    }
 }
