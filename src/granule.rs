@@ -406,6 +406,19 @@ impl Granule {
         Ok(self.dataset_1d(path)?.shape()[0])
     }
 
+    /// Rows per chunk of a chunked 1-D dataset; `None` when it is stored contiguous or
+    /// compact.
+    ///
+    /// # Errors
+    /// [`GranuleError::Dataset`] when missing or not 1-D.
+    pub fn chunk_rows(&self, path: &str) -> Result<Option<u64>, GranuleError> {
+        let d = self.dataset_1d(path)?;
+        Ok(d.chunks()
+            .and_then(|c| c.first().copied())
+            .map(u64::from)
+            .filter(|&c| c > 0))
+    }
+
     /// The dataset's `_FillValue` attribute, if it has one.
     ///
     /// # Errors

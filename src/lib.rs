@@ -29,6 +29,7 @@ pub mod plot;
 pub mod pyramid;
 pub mod reader;
 pub mod run;
+pub mod select;
 pub mod shard;
 pub mod source;
 pub mod store;

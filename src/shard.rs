@@ -15,6 +15,7 @@ use crate::aggregate::{Aggregator, PointBuffer};
 use crate::config::{dataset_path, PipelineConfig, SourceConfig};
 use crate::granule::{ByteSource, Granule, GranuleError, Presence};
 use crate::grid::{self, Hasher};
+use crate::select::LatitudeChunks;
 use crate::store::{Store, StoreError};
 
 /// Row and beam counts; summed over granules and shards.
@@ -40,6 +41,12 @@ pub struct Counts {
     pub dropped_weight: u64,
     /// Rows aggregated.
     pub observations: u64,
+    /// Latitude and longitude chunks decoded to find the shard's rows.
+    #[serde(default)]
+    pub position_chunks_read: u64,
+    /// Latitude and longitude chunks of the beams read (what reading positions in full costs).
+    #[serde(default)]
+    pub position_chunks_total: u64,
 }
 
 impl Counts {
@@ -55,6 +62,8 @@ impl Counts {
         self.dropped_nonfinite += o.dropped_nonfinite;
         self.dropped_weight += o.dropped_weight;
         self.observations += o.observations;
+        self.position_chunks_read += o.position_chunks_read;
+        self.position_chunks_total += o.position_chunks_total;
     }
 }
 
@@ -384,10 +393,34 @@ pub fn beam_positions(
     Ok(Some(BeamPositions { lat, lon }))
 }
 
+/// The latitude chunks of one beam, read through the granule.
+struct BeamLatitudes<'a> {
+    granule: &'a Granule,
+    path: &'a str,
+    rows: u64,
+    per: u64,
+}
+
+impl LatitudeChunks for BeamLatitudes<'_> {
+    type Error = GranuleError;
+    fn rows(&self) -> u64 {
+        self.rows
+    }
+    fn chunk_rows(&self) -> u64 {
+        self.per
+    }
+    fn chunk(&mut self, index: u64) -> Result<Vec<f64>, GranuleError> {
+        let start = index * self.per;
+        let end = (start + self.per).min(self.rows);
+        self.granule.read_f64(self.path, Some(start..end))
+    }
+}
+
 /// Read the valid rows of one granule that fall in `shard` into `points`.
 ///
-/// Latitude and longitude are read in full; the value columns and the quality flag only for
-/// the rows `[first kept, last kept + 1)` of each beam.
+/// Positions are read chunk-selectively ([`crate::select`]): the latitude chunks that can
+/// hold the shard's latitude band, the longitude chunks of those, and the value columns and
+/// quality flag of the rows `[first kept, last kept + 1)` of each run of such chunks.
 ///
 /// # Errors
 /// [`GranuleError`] when a dataset cannot be read; `points` may then hold part of the
@@ -403,77 +436,144 @@ pub fn read_shard_points(
     let src = &config.source;
     let (leaf_order, parent_order) = (config.grid.leaf_order, config.grid.parent_order);
     let first_leaf = grid::children(shard, parent_order, leaf_order).start;
+    let band = grid::cell_latitude_band(shard, parent_order);
+    let hasher = &ctx.hasher;
+    let to_band = |lat: f64| hasher.band_latitude(lat);
     let mut kept: Vec<(u64, u32)> = Vec::new();
     let mut row = vec![0.0; ctx.columns.len()];
     for beam in &src.beams {
-        let Some(BeamPositions { lat, lon }) = beam_positions(granule, src, beam, counts)? else {
+        if !granule.has_group(beam)? {
+            counts.beams_missing += 1;
             continue;
-        };
+        }
         let lat_path = dataset_path(&src.latitude, beam);
-        kept.clear();
-        for (i, (&la, &lo)) in lat.iter().zip(&lon).enumerate() {
-            match ctx.hasher.hash(la, lo) {
-                Ok(leaf) if grid::parent(leaf, leaf_order, parent_order) == shard => {
-                    kept.push((i as u64, (leaf - first_leaf) as u32));
-                }
-                Ok(_) => {}
-                Err(_) => counts.invalid_positions += 1,
-            }
-        }
-        let (Some(&(first, _)), Some(&(last, _))) = (kept.first(), kept.last()) else {
+        if granule.presence(&lat_path)? == Presence::Absent {
+            counts.beams_empty += 1;
             continue;
-        };
-        counts.points_in_shard += kept.len() as u64;
-        let rows = first..last + 1;
-        let mut columns = Vec::with_capacity(ctx.columns.len());
-        for name in &ctx.columns {
-            let path = dataset_path(&src.columns[name.as_str()], beam);
-            let n = granule.len_of(&path)?;
-            if n != lat.len() as u64 {
-                return Err(GranuleError::Dataset {
-                    granule: granule.name().to_string(),
-                    object: path,
-                    message: format!("has {n} rows but {lat_path} has {}", lat.len()),
-                });
-            }
-            let fill = granule.fill_value(&path)?;
-            columns.push((granule.read_f64(&path, Some(rows.clone()))?, fill));
         }
-        let quality = match &src.quality {
-            Some(q) => {
-                let path = dataset_path(&q.path, beam);
-                Some(granule.read_i64(&path, Some(rows.clone()))?)
-            }
-            None => None,
+        let n = granule.len_of(&lat_path)?;
+        let lon_path = dataset_path(&src.longitude, beam);
+        let n_lon = granule.len_of(&lon_path)?;
+        if n_lon != n {
+            return Err(GranuleError::Dataset {
+                granule: granule.name().to_string(),
+                object: lon_path,
+                message: format!("has {n_lon} rows but {lat_path} has {n}"),
+            });
+        }
+        if n == 0 {
+            counts.beams_empty += 1;
+            continue;
+        }
+        counts.beams_read += 1;
+        let per = granule.chunk_rows(&lat_path)?.unwrap_or(n).max(1);
+        let mut beam_lat = BeamLatitudes {
+            granule,
+            path: &lat_path,
+            rows: n,
+            per,
         };
-        points.reserve(kept.len());
-        'rows: for &(i, leaf) in &kept {
-            let k = (i - first) as usize;
-            if let (Some(flags), Some(q)) = (&quality, &src.quality) {
-                if !q.keep.contains(&flags[k]) {
-                    counts.dropped_quality += 1;
-                    continue;
+        let selection = crate::select::candidate_chunks(&mut beam_lat, band, &to_band)?;
+        let lon_per = granule.chunk_rows(&lon_path)?.unwrap_or(n).max(1);
+        counts.position_chunks_total += n.div_ceil(per) + n.div_ceil(lon_per);
+        counts.position_chunks_read += selection.decoded;
+        // Runs of consecutive candidate chunks: one longitude read and one value read each.
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for &c in &selection.candidates {
+            match runs.last_mut() {
+                Some((_, last)) if *last + 1 == c => *last = c,
+                _ => runs.push((c, c)),
+            }
+        }
+        for (c0, c1) in runs {
+            let rows = c0 * per..((c1 + 1) * per).min(n);
+            let lon = granule.read_f64(&lon_path, Some(rows.clone()))?;
+            counts.position_chunks_read += (rows.end - 1) / lon_per - rows.start / lon_per + 1;
+            let lat = (c0..=c1).flat_map(|c| selection.latitudes[&c].iter().copied());
+            kept.clear();
+            for (k, (la, &lo)) in lat.zip(&lon).enumerate() {
+                match ctx.hasher.hash(la, lo) {
+                    Ok(leaf) if grid::parent(leaf, leaf_order, parent_order) == shard => {
+                        kept.push((rows.start + k as u64, (leaf - first_leaf) as u32));
+                    }
+                    Ok(_) => {}
+                    Err(_) => counts.invalid_positions += 1,
                 }
             }
-            for (slot, (values, fill)) in row.iter_mut().zip(&columns) {
-                let v = values[k];
-                if !v.is_finite() {
-                    counts.dropped_nonfinite += 1;
-                    continue 'rows;
-                }
-                if fill.is_some_and(|f| v == f || (f >= f64::from(f32::MAX) && v >= f)) {
-                    counts.dropped_fill += 1;
-                    continue 'rows;
-                }
-                *slot = v;
-            }
-            if !ctx.aggregator.weights_valid(&row) {
-                counts.dropped_weight += 1;
+            aggregate_rows(ctx, granule, beam, n, &kept, &mut row, points, counts)?;
+        }
+    }
+    Ok(())
+}
+
+/// Read the value columns and quality flag of the rows `[first kept, last kept + 1)` of one
+/// beam and push the valid kept rows into `points`.
+#[allow(clippy::too_many_arguments)]
+fn aggregate_rows(
+    ctx: &ShardContext,
+    granule: &Granule,
+    beam: &str,
+    n: u64,
+    kept: &[(u64, u32)],
+    row: &mut [f64],
+    points: &mut PointBuffer,
+    counts: &mut Counts,
+) -> Result<(), GranuleError> {
+    let src = &ctx.config.source;
+    let (Some(&(first, _)), Some(&(last, _))) = (kept.first(), kept.last()) else {
+        return Ok(());
+    };
+    let lat_path = dataset_path(&src.latitude, beam);
+    counts.points_in_shard += kept.len() as u64;
+    let rows = first..last + 1;
+    let mut columns = Vec::with_capacity(ctx.columns.len());
+    for name in &ctx.columns {
+        let path = dataset_path(&src.columns[name.as_str()], beam);
+        let len = granule.len_of(&path)?;
+        if len != n {
+            return Err(GranuleError::Dataset {
+                granule: granule.name().to_string(),
+                object: path,
+                message: format!("has {len} rows but {lat_path} has {n}"),
+            });
+        }
+        let fill = granule.fill_value(&path)?;
+        columns.push((granule.read_f64(&path, Some(rows.clone()))?, fill));
+    }
+    let quality = match &src.quality {
+        Some(q) => {
+            let path = dataset_path(&q.path, beam);
+            Some(granule.read_i64(&path, Some(rows.clone()))?)
+        }
+        None => None,
+    };
+    points.reserve(kept.len());
+    'rows: for &(i, leaf) in kept {
+        let k = (i - first) as usize;
+        if let (Some(flags), Some(q)) = (&quality, &src.quality) {
+            if !q.keep.contains(&flags[k]) {
+                counts.dropped_quality += 1;
                 continue;
             }
-            points.push(leaf, &row);
-            counts.observations += 1;
         }
+        for (slot, (values, fill)) in row.iter_mut().zip(&columns) {
+            let v = values[k];
+            if !v.is_finite() {
+                counts.dropped_nonfinite += 1;
+                continue 'rows;
+            }
+            if fill.is_some_and(|f| v == f || (f >= f64::from(f32::MAX) && v >= f)) {
+                counts.dropped_fill += 1;
+                continue 'rows;
+            }
+            *slot = v;
+        }
+        if !ctx.aggregator.weights_valid(row) {
+            counts.dropped_weight += 1;
+            continue;
+        }
+        points.push(leaf, row);
+        counts.observations += 1;
     }
     Ok(())
 }
