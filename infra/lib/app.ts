@@ -11,8 +11,18 @@ export interface ZaggApp {
   readonly nag?: AwsSolutionsChecks;
 }
 
+/**
+ * Feature flags the stack relies on, set here rather than in cdk.json so that every way of
+ * building the app (cdk synth, the tests) gets them.
+ */
+export const FEATURE_FLAGS = {
+  // Server access logs are delivered under a bucket policy, not the LogDeliveryWrite ACL, so
+  // the log bucket can enforce bucket-owner object ownership (ACLs disabled).
+  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+};
+
 export function buildApp(props: AppProps = {}): ZaggApp {
-  const app = new App(props);
+  const app = new App({ ...props, postCliContext: { ...FEATURE_FLAGS, ...props.postCliContext } });
   const config = readConfig(app.node);
   const stack = new ZaggStack(app, config.stackName, {
     config,

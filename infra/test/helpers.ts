@@ -9,7 +9,6 @@ import type { IConstruct } from 'constructs';
 import { buildApp, ZaggApp } from '../lib/app';
 import { LAMBDA_BINARIES } from '../lib/config';
 
-const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8'));
 const temporaries: string[] = [];
 process.on('exit', () => {
   for (const dir of temporaries) fs.rmSync(dir, { recursive: true, force: true });
@@ -38,10 +37,10 @@ export interface Synth extends ZaggApp {
   logicalId(c: IConstruct): string;
 }
 
-/** Build the app with cdk.json's context plus `context`, and synthesize its stack. */
+/** Build the app as bin/zagg.ts does, with `context` (as -c would give it), and synthesize its stack. */
 export function synth(context: Record<string, unknown> = {}): Synth {
   const z = buildApp({
-    context: { ...cdkJson.context, lambdaAssets: placeholderAssets(), ...context },
+    context: { lambdaAssets: placeholderAssets(), ...context },
     outdir: tempDir('out'),
   });
   const template = Template.fromStack(z.stack);
@@ -98,3 +97,29 @@ export function text(v: unknown): string {
   if (o['Fn::Sub'] !== undefined) return String(o['Fn::Sub']);
   throw new Error(`cannot flatten ${JSON.stringify(v)}`);
 }
+
+/** One synth with every setting away from its default (cached per test process). */
+export const VARIANT = {
+  processReservedConcurrency: '200',
+  logRetentionDays: '90',
+  sfnLogLevel: 'ALL',
+  failedShardAlarmPercent: '5',
+  alarmEmail: 'ops@example.org',
+  earthdataSecretArn: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:team/edl-AbC123',
+  scheduleExpression: 'cron(0 6 ? * MON *)',
+  storesPrefix: 'stores/atl06',
+  scheduleStore: 's3://{bucket}/stores/atl06/basins/c{cycle}.zarr',
+} as const;
+
+/** One synth with the optional parts off, in another region. */
+export const MINIMAL = {
+  processReservedConcurrency: 'none',
+  scheduleExpression: 'off',
+  region: 'eu-west-1',
+  secretsExtensionLayerArn: 'arn:aws:lambda:eu-west-1:015030872274:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:12',
+} as const;
+
+let variantSynth: Synth | undefined;
+let minimalSynth: Synth | undefined;
+export const variant = (): Synth => (variantSynth ??= synth(VARIANT));
+export const minimal = (): Synth => (minimalSynth ??= synth(MINIMAL));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { LAMBDA_SIZING } from '../lib/zagg-stack';
-import { resourcesOf, synth, text } from './helpers';
+import { MINIMAL, minimal, resourcesOf, synth, text, variant, VARIANT } from './helpers';
 
 const s = synth();
 const bucketId = s.logicalId(s.stack.bucket);
@@ -97,7 +97,7 @@ describe('lambdas', () => {
       assert.ok(group, `${bin}: log group in the stack`);
       assert.equal(group.RetentionInDays, 30, bin);
     }
-    const ninety = synth({ logRetentionDays: '90' }).template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 90 } });
+    const ninety = variant().template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 90 } });
     assert.equal(Object.keys(ninety).length, 5, 'four Lambda groups and the state machine group');
     assert.throws(() => synth({ logRetentionDays: '31' }), /logRetentionDays=31/);
   });
@@ -107,10 +107,8 @@ describe('lambdas', () => {
     for (const bin of ['zagg-catalog', 'zagg-template', 'zagg-consolidate']) {
       assert.equal(byName[bin].ReservedConcurrentExecutions, undefined, bin);
     }
-    const other = synth({ processReservedConcurrency: '200' });
-    other.template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 2048, ReservedConcurrentExecutions: 200 });
-    const none = synth({ processReservedConcurrency: 'none' });
-    assert.equal(Object.keys(none.template.findResources('AWS::Lambda::Function', { Properties: { ReservedConcurrentExecutions: Match.anyValue() } })).length, 0);
+    variant().template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 2048, ReservedConcurrentExecutions: 200 });
+    assert.equal(Object.keys(minimal().template.findResources('AWS::Lambda::Function', { Properties: { ReservedConcurrentExecutions: Match.anyValue() } })).length, 0);
   });
 
   it('give the process Lambda the secret (referenced, never created) through the extension layer', () => {
@@ -127,14 +125,11 @@ describe('lambdas', () => {
     }
     assert.equal(resourcesOf(s, 'AWS::SecretsManager::Secret').length, 0, 'no secret is created');
 
-    const arn = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:team/edl-AbC123';
-    const byArn = synth({ earthdataSecretArn: arn });
-    byArn.template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ ZAGG_EARTHDATA_SECRET_ARN: arn }) },
+    variant().template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ZAGG_EARTHDATA_SECRET_ARN: VARIANT.earthdataSecretArn }) },
     });
     assert.throws(() => synth({ earthdataSecretArn: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:team/edl' }), /complete secret ARN/);
-    const layer = 'arn:aws:lambda:eu-west-1:015030872274:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:12';
-    synth({ region: 'eu-west-1', secretsExtensionLayerArn: layer }).template.hasResourceProperties('AWS::Lambda::Function', { Layers: [layer] });
+    minimal().template.hasResourceProperties('AWS::Lambda::Function', { Layers: [MINIMAL.secretsExtensionLayerArn] });
     assert.throws(() => synth({ region: 'eu-west-1' }), /no default Parameters and Secrets Lambda Extension layer for region eu-west-1/);
   });
 });
@@ -151,8 +146,7 @@ describe('state machine', () => {
     const group = s.json.Resources[groupId].Properties;
     assert.match(group.LogGroupName, /^\/aws\/vendedlogs\/states\//);
     assert.equal(group.RetentionInDays, 30);
-    const all = synth({ sfnLogLevel: 'ALL' });
-    all.template.hasResourceProperties('AWS::StepFunctions::StateMachine', { LoggingConfiguration: Match.objectLike({ Level: 'ALL' }) });
+    variant().template.hasResourceProperties('AWS::StepFunctions::StateMachine', { LoggingConfiguration: Match.objectLike({ Level: 'ALL' }) });
   });
 });
 
@@ -181,7 +175,7 @@ describe('monitoring', () => {
       assert.equal(a.TreatMissingData, 'notBreaching');
     }
     assert.equal(alarms.length, 4);
-    synth({ failedShardAlarmPercent: '5' }).template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'FailedShardPercentage', Threshold: 5 });
+    variant().template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'FailedShardPercentage', Threshold: 5 });
 
     const t = s.json.Resources[topic].Properties;
     assert.ok(t.KmsMasterKeyId, 'topic encrypted with its own key');
@@ -192,7 +186,7 @@ describe('monitoring', () => {
       'topic requires TLS',
     );
     assert.equal(resourcesOf(s, 'AWS::SNS::Subscription').length, 0);
-    synth({ alarmEmail: 'ops@example.org' }).template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.org' });
+    variant().template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.org' });
   });
 
   it('has a dashboard with executions, failed shards, the process Lambda and the estimated cost', () => {
