@@ -42,6 +42,19 @@ describe('cdk-nag AwsSolutions', () => {
     assert.equal(report.success, true);
   });
 
+  it('passes as well with a concrete account, as cdk deploy synthesizes it', () => {
+    const saved = process.env.CDK_DEFAULT_ACCOUNT;
+    process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
+    try {
+      const z = synth();
+      assert.equal(z.stack.account, '123456789012');
+      assert.deepEqual(z.nag!.validateScope(z.stack).violations, []);
+    } finally {
+      if (saved === undefined) delete process.env.CDK_DEFAULT_ACCOUNT;
+      else process.env.CDK_DEFAULT_ACCOUNT = saved;
+    }
+  });
+
   it('is not vacuous: it flags a bucket without TLS and a wildcard policy', () => {
     const app = new App();
     const bad = new Stack(app, 'Bad');
