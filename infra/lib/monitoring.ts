@@ -1,7 +1,7 @@
 // Alarms (failed/timed-out/aborted executions, a high failed-shard rate) to an encrypted SNS
 // topic, and a small dashboard. The run metrics come from the consolidate Lambda's
 // embedded-metric-format line: namespace Zagg, no dimensions (lambdas/README.md, "Metrics").
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -38,6 +38,7 @@ export class Monitoring extends Construct {
     const key = new kms.Key(this, 'TopicKey', {
       description: 'zagg alarm topic',
       enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY, // scheduled for deletion (30-day wait) with the stack
     });
     key.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -73,7 +74,7 @@ export class Monitoring extends Construct {
 
     const executionAlarm = (id: string, metric: cloudwatch.Metric, what: string) =>
       new cloudwatch.Alarm(this, id, {
-        alarmDescription: `zagg: a run ${what} (state machine ${sm.node.id}); its run.json and execution history say why`,
+        alarmDescription: `zagg: an execution of the state machine ${what}; its execution history (and run.json, if it got that far) say why`,
         metric: metric.with({ period: fiveMinutes, statistic: 'Sum' }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -13,7 +13,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { BUILD_COMMAND, INFRA_DIR, LambdaBinary, ZaggConfig } from './config';
+import { BUILD_COMMAND, INFRA_DIR, LAMBDA_BINARIES, LambdaBinary, ZaggConfig } from './config';
 import { Monitoring } from './monitoring';
 import { acknowledge } from './nag';
 
@@ -94,7 +94,7 @@ export class ZaggStack extends Stack {
       'zagg: ICESat-2 ATL06 -> per-cell statistics on a HEALPix grid in Zarr v3 (Step Functions + Rust Lambdas)';
 
     checkPrefixes(cfg);
-    for (const bin of ['zagg-catalog', 'zagg-template', 'zagg-process', 'zagg-consolidate'] as const) {
+    for (const bin of LAMBDA_BINARIES) {
       const bootstrap = path.join(cfg.lambdaAssets, bin, 'bootstrap');
       if (!fs.existsSync(bootstrap)) {
         throw new MissingLambdaAssetError(
@@ -201,14 +201,14 @@ export class ZaggStack extends Stack {
     const template = make('Template', 'zagg-template');
 
     const secret = earthdataSecret(this, cfg.earthdataSecret);
-    const process = make('Process', 'zagg-process', {
+    const processFn = make('Process', 'zagg-process', {
       reservedConcurrentExecutions: cfg.processReservedConcurrency,
       paramsAndSecrets: lambda.ParamsAndSecretsLayerVersion.fromVersionArn(cfg.secretsExtensionLayerArn, {
         cacheEnabled: true,
       }),
       environment: { ZAGG_EARTHDATA_SECRET_ARN: secret.id },
     });
-    process.role.addToPolicy(
+    processFn.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'EarthdataSecret',
         actions: ['secretsmanager:GetSecretValue'],
@@ -227,7 +227,7 @@ export class ZaggStack extends Stack {
     this.functions = {
       'zagg-catalog': catalog.fn,
       'zagg-template': template.fn,
-      'zagg-process': process.fn,
+      'zagg-process': processFn.fn,
       'zagg-consolidate': consolidate.fn,
     };
 
@@ -299,7 +299,7 @@ export class ZaggStack extends Stack {
       definitionSubstitutions: {
         CatalogFunctionArn: catalog.fn.functionArn,
         TemplateFunctionArn: template.fn.functionArn,
-        ProcessFunctionArn: process.fn.functionArn,
+        ProcessFunctionArn: processFn.fn.functionArn,
         ConsolidateFunctionArn: consolidate.fn.functionArn,
         ResultsBucket: this.bucket.bucketName,
         ResultsPrefix: cfg.resultsPrefix,
@@ -338,7 +338,7 @@ export class ZaggStack extends Stack {
     // ---- Alarms, dashboard ----------------------------------------------------------------
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stateMachine: this.stateMachine,
-      process: process.fn,
+      process: processFn.fn,
       failedShardAlarmPercent: cfg.failedShardAlarmPercent,
       alarmEmail: cfg.alarmEmail,
       dashboardName: cfg.stackName,
@@ -348,7 +348,7 @@ export class ZaggStack extends Stack {
     nagWildcards(
       this,
       cfg,
-      [catalog.role, template.role, process.role, consolidate.role],
+      [catalog.role, template.role, processFn.role, consolidate.role],
       this.stateMachineRole,
       Object.values(this.functions),
       this.bucket,

@@ -180,6 +180,7 @@ describe('monitoring', () => {
     const t = s.json.Resources[topic].Properties;
     assert.ok(t.KmsMasterKeyId, 'topic encrypted with its own key');
     s.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    s.template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete' }); // no key left behind by cdk destroy
     const [[, topicPolicy]] = resourcesOf(s, 'AWS::SNS::TopicPolicy');
     assert.ok(
       topicPolicy.PolicyDocument.Statement.some((st: any) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false'),
