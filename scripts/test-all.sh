@@ -121,6 +121,8 @@ check "sphere convention: xarray + xdggs, every order" \
 check "WGS84, pole/antimeridian/NaN fixtures: independent recomputation" \
   "$py" tests/python/check_store.py --store "$work/fixtures.zarr" --granules "${fx[@]}"
 
+check "arm64 Lambda binaries: cargo lambda build + qemu-aarch64 invocation" bash scripts/lambda-arm64.sh
+
 echo
 echo "end-to-end: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
