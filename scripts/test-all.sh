@@ -129,6 +129,7 @@ check "state machine definition: asl-validator (as committed, substituted, and a
   bash statemachine/validate.sh
 check "Step Functions end to end (moto + cargo lambda watch): faults tolerated, store identical to zagg run" \
   "$py" tests/python/sfn_e2e.py --zagg "$zagg" --work "$work/sfn-e2e"
+check "arm64 Lambda binaries: cargo lambda build + qemu-aarch64 invocation" bash scripts/lambda-arm64.sh
 check "CDK stack: tests (assertions, IAM, cdk-nag) and cdk synth offline" bash scripts/infra-check.sh
 
 echo
