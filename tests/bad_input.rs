@@ -51,7 +51,12 @@ fn truncated_file() {
 #[test]
 fn corrupt_deflate_stream() {
     let e = failure_of("corrupt_deflate.h5");
-    assert!(e.ends_with("/gt2l/land_ice_segments/h_li: decompression error: DEFLATE decompression failed: deflate decompression error"), "{e}");
+    assert!(
+        e.contains(
+            "/gt2l/land_ice_segments/h_li: decompression error: DEFLATE decompression failed: deflate decompression error"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
