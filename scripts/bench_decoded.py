@@ -76,6 +76,43 @@ def lower_and_full_positions(path, shard, leaf, parent, ellipsoid):
     return lower, full_pos
 
 
+def decoded(zagg, shard, granule, config="atl06", ellipsoid="WGS84"):
+    """(position bytes, value bytes, metadata bytes, position chunks, value chunks, lower bound,
+    all lat/lon chunk bytes) for one granule: zagg's traced reads classified by h5py's index."""
+    index = chunk_index(granule)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = os.path.join(tmp, "s.zarr")
+        subprocess.run([zagg, "template", "--store", store, "--config", config], check=True, capture_output=True)
+        env = dict(os.environ, RUST_LOG="zagg::granule=trace", NO_COLOR="1")
+        r = subprocess.run(
+            [zagg, "process", "--shard", f"nested:{shard}", "--granules", granule, "--store", store, "--config", config],
+            env=env, capture_output=True, text=True, check=True,
+        )
+    pos = val = meta = 0
+    npos = nval = 0
+    seen = set()
+    for line in r.stderr.splitlines():
+        m = READ.search(line)
+        if not m or "granule read" not in line:
+            continue
+        key = (int(m.group(1)), int(m.group(2)))
+        if key in index:
+            if key in seen:
+                continue
+            seen.add(key)
+            _, name, _ = index[key]
+            if name in POSITION:
+                pos += key[1]
+                npos += 1
+            else:
+                val += key[1]
+                nval += 1
+        else:
+            meta += key[1]
+    lower, full_pos = lower_and_full_positions(granule, shard, 12, 6, ellipsoid)
+    return pos, val, meta, npos, nval, lower, full_pos
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--zagg", required=True)
@@ -89,37 +126,7 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     tot = np.zeros(6)
     for g in a.granules:
-        index = chunk_index(g)
-        with tempfile.TemporaryDirectory() as tmp:
-            store = os.path.join(tmp, "s.zarr")
-            subprocess.run([a.zagg, "template", "--store", store, "--config", a.config], check=True, capture_output=True)
-            env = dict(os.environ, RUST_LOG="zagg::granule=trace", NO_COLOR="1")
-            r = subprocess.run(
-                [a.zagg, "process", "--shard", f"nested:{a.shard}", "--granules", g, "--store", store, "--config", a.config],
-                env=env, capture_output=True, text=True, check=True,
-            )
-        pos = val = meta = 0
-        npos = nval = 0
-        seen = set()
-        for line in r.stderr.splitlines():
-            m = READ.search(line)
-            if not m or "granule read" not in line:
-                continue
-            key = (int(m.group(1)), int(m.group(2)))
-            if key in index:
-                if key in seen:
-                    continue
-                seen.add(key)
-                _, name, _ = index[key]
-                if name in POSITION:
-                    pos += key[1]
-                    npos += 1
-                else:
-                    val += key[1]
-                    nval += 1
-            else:
-                meta += key[1]
-        lower, full_pos = lower_and_full_positions(g, a.shard, 12, 6, a.ellipsoid)
+        pos, val, meta, npos, nval, lower, full_pos = decoded(a.zagg, a.shard, g, a.config, a.ellipsoid)
         tot += [pos, val, lower, full_pos, meta, npos]
         name = os.path.basename(g)
         print(f"| {name} | {npos} ({pos:,}) | {nval} ({val:,}) | {pos + val:,} | {lower:,} | {(pos + val) / max(lower, 1):.2f} | {full_pos:,} | {meta:,} |")
