@@ -29,10 +29,8 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_reads import BEAMS, POSITION, VALUES, chunk_spans  # noqa: E402
+from bench_reads import BEAMS, POSITION, VALUES, chunk_spans, lower_bound, shard_rows  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
-from check_store import hash_cells  # noqa: E402
 
 READ = re.compile(r"offset=(\d+) len=(\d+)")
 
@@ -58,19 +56,8 @@ def chunk_index(path):
 def lower_and_full_positions(path, shard, leaf, parent, ellipsoid):
     lower = full_pos = 0
     with h5py.File(path, "r") as f:
-        for beam in BEAMS:
-            group = f"{beam}/land_ice_segments"
-            if group not in f or f[f"{group}/latitude"].shape[0] == 0:
-                continue
-            g = f[group]
-            lat, lon = g["latitude"][:], g["longitude"][:]
-            ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90)
-            idx = np.nonzero(ok)[0]
-            cells = hash_cells(lat[ok], lon[ok], leaf, ellipsoid)
-            rows = idx[(cells >> np.uint64(2 * (leaf - parent))) == np.uint64(shard)]
-            for name in POSITION + VALUES:
-                spans = chunk_spans(g[name])
-                lower += sum(s for start, n, s in spans if np.any((rows >= start) & (rows < start + n)))
+        for g, rows in shard_rows(f, shard, leaf, parent, ellipsoid):
+            lower += lower_bound(g, rows)
             for name in POSITION:
                 full_pos += sum(s for _, _, s in chunk_spans(g[name]))
     return lower, full_pos

@@ -50,21 +50,30 @@ def bytes_for_rows(ds: h5py.Dataset, rows: np.ndarray) -> int:
     return sum(size for start, n, size in chunk_spans(ds) if np.any((rows >= start) & (rows < start + n)))
 
 
+def shard_rows(f: h5py.File, shard: int, leaf: int, parent: int, ellipsoid: str):
+    """(beam group, indices of its rows in the shard) for every non-empty beam of an open file."""
+    for beam in BEAMS:
+        group = f"{beam}/land_ice_segments"
+        if group not in f or f[f"{group}/latitude"].shape[0] == 0:
+            continue
+        g = f[group]
+        lat, lon = g["latitude"][:], g["longitude"][:]
+        ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90)
+        idx = np.nonzero(ok)[0]
+        cells = hash_cells(lat[ok], lon[ok], leaf, ellipsoid)
+        yield g, idx[(cells >> np.uint64(2 * (leaf - parent))) == np.uint64(shard)]
+
+
+def lower_bound(g: h5py.Group, rows: np.ndarray) -> int:
+    """Stored bytes of the chunks of every dataset a shard needs that hold `rows`."""
+    return sum(bytes_for_rows(g[name], rows) for name in POSITION + VALUES)
+
+
 def granule_bounds(path: str, shard: int, leaf: int, parent: int, ellipsoid: str):
     lower = design = 0
     with h5py.File(path, "r") as f:
-        for beam in BEAMS:
-            group = f"{beam}/land_ice_segments"
-            if group not in f or f[f"{group}/latitude"].shape[0] == 0:
-                continue
-            g = f[group]
-            lat, lon = g["latitude"][:], g["longitude"][:]
-            ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90)
-            idx = np.nonzero(ok)[0]
-            cells = hash_cells(lat[ok], lon[ok], leaf, ellipsoid)
-            rows = idx[(cells >> np.uint64(2 * (leaf - parent))) == np.uint64(shard)]
-            for name in POSITION + VALUES:
-                lower += bytes_for_rows(g[name], rows)
+        for g, rows in shard_rows(f, shard, leaf, parent, ellipsoid):
+            lower += lower_bound(g, rows)
             for name in POSITION:
                 design += sum(size for _, _, size in chunk_spans(g[name]))
             if rows.size:
