@@ -31,7 +31,7 @@ npm test --silent > "$tmp/test.log" 2>&1 || {
 grep -E '^# (tests|pass|fail) ' "$tmp/test.log"
 
 echo "--- infra: cdk synth"
-assets="$root/target/lambda"
+assets="${CARGO_TARGET_DIR:-$root/target}/lambda"
 bins=(zagg-catalog zagg-template zagg-process zagg-consolidate)
 if [ -f "$assets/zagg-process/bootstrap" ]; then
   kind="the real build in target/lambda"
@@ -45,7 +45,7 @@ if [ -f "$assets/zagg-process/bootstrap" ]; then
   done
 else
   assets="$tmp/lambda"
-  kind="PLACEHOLDER bootstraps ($root/target/lambda/zagg-process/bootstrap absent; build with: cargo lambda build --release --arm64)"
+  kind="PLACEHOLDER bootstraps ($assets/zagg-process/bootstrap absent; build with: cargo lambda build --release --arm64)"
   for bin in "${bins[@]}"; do
     mkdir -p "$assets/$bin"
     printf '#!/bin/sh\n# placeholder for %s\n' "$bin" > "$assets/$bin/bootstrap"

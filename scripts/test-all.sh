@@ -75,7 +75,7 @@ cargo test --locked --test sfn -- --ignored
 
 echo "=== End-to-end checks"
 cargo build --locked --bin zagg
-zagg="$root/target/debug/zagg"
+zagg="${CARGO_TARGET_DIR:-$root/target}/debug/zagg"
 py="$venv/bin/python"
 
 check "checker self-test (SPEC golden rows, morton, hashing)" "$py" tests/python/check_store.py --self-test
