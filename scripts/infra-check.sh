@@ -44,8 +44,8 @@ if [ -f "$assets/zagg-process/bootstrap" ]; then
     fi
   done
 else
-  assets="$tmp/lambda"
   kind="PLACEHOLDER bootstraps ($assets/zagg-process/bootstrap absent; build with: cargo lambda build --release --arm64)"
+  assets="$tmp/lambda"
   for bin in "${bins[@]}"; do
     mkdir -p "$assets/$bin"
     printf '#!/bin/sh\n# placeholder for %s\n' "$bin" > "$assets/$bin/bootstrap"
