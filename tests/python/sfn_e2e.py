@@ -382,6 +382,8 @@ def main():
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # moto's interpreter logs every expected task failure with its whole state tree.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
 
