@@ -557,17 +557,25 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] when it cannot be read or is not JSON.
     pub fn read_json(&self, key: &str) -> Result<Option<Value>, StoreError> {
-        let key_ = StoreKey::new(key).map_err(|e| self.io(format!("key {key}"), e))?;
-        match self
-            .storage
-            .get(&key_)
-            .map_err(|e| self.io(format!("read {key}"), e))?
-        {
+        match self.read_bytes(key)? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| self.io(format!("parse {key}"), e)),
         }
+    }
+
+    /// Read the object at `key`; `None` when the key does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when it cannot be read.
+    pub fn read_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key_ = StoreKey::new(key).map_err(|e| self.io(format!("key {key}"), e))?;
+        Ok(self
+            .storage
+            .get(&key_)
+            .map_err(|e| self.io(format!("read {key}"), e))?
+            .map(|b| b.to_vec()))
     }
 
     /// Write a JSON document at `key` (e.g. the run report `run.json`).

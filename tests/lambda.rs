@@ -223,6 +223,22 @@ fn catalog_template_process_consolidate_on_a_local_store() {
         report["results"].as_array().map(Vec::len),
         Some(results.len() - 1)
     );
+    // A corrupt record is that shard's failure; the report is still written.
+    let last_shard = items.0[items.0.len() - 1].shard;
+    std::fs::write(
+        format!("{store}/runs/zagg-c22-test/shards/{last_shard}.json"),
+        b"{not json",
+    )
+    .expect("write");
+    let c = consolidate(100.0);
+    assert_eq!(c.shards_failed, 1);
+    assert_eq!(c.failed[0].shard, Some(last_shard));
+    assert_eq!(c.failed[0].error, "Zagg.Internal");
+    assert!(
+        c.failed[0].cause.contains("unreadable"),
+        "{}",
+        c.failed[0].cause
+    );
     // A Map that failed fails the run, whatever the counts.
     let failed_map: ConsolidateResult = run(
         Stage::Consolidate,

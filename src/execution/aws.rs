@@ -65,6 +65,22 @@ fn aws_error(operation: &'static str, target: &str, message: String) -> Executio
     }
 }
 
+/// The SDK's item and execution counts of a Map Run: two types with the same accessors.
+macro_rules! map_run_counts {
+    ($c:expr) => {
+        MapRunCounts {
+            pending: $c.pending(),
+            running: $c.running(),
+            succeeded: $c.succeeded(),
+            failed: $c.failed(),
+            timed_out: $c.timed_out(),
+            aborted: $c.aborted(),
+            total: $c.total(),
+            results_written: $c.results_written(),
+        }
+    };
+}
+
 #[async_trait::async_trait]
 impl StepFunctions for AwsStepFunctions {
     async fn describe_execution(
@@ -168,28 +184,10 @@ impl StepFunctions for AwsStepFunctions {
             .map_err(|e| aws_error("DescribeMapRun", map_run_arn, message(&e)))?;
         let items = out
             .item_counts()
-            .map_or_else(MapRunCounts::default, |c| MapRunCounts {
-                pending: c.pending(),
-                running: c.running(),
-                succeeded: c.succeeded(),
-                failed: c.failed(),
-                timed_out: c.timed_out(),
-                aborted: c.aborted(),
-                total: c.total(),
-                results_written: c.results_written(),
-            });
+            .map_or_else(MapRunCounts::default, |c| map_run_counts!(c));
         let executions = out
             .execution_counts()
-            .map_or_else(MapRunCounts::default, |c| MapRunCounts {
-                pending: c.pending(),
-                running: c.running(),
-                succeeded: c.succeeded(),
-                failed: c.failed(),
-                timed_out: c.timed_out(),
-                aborted: c.aborted(),
-                total: c.total(),
-                results_written: c.results_written(),
-            });
+            .map_or_else(MapRunCounts::default, |c| map_run_counts!(c));
         Ok(MapRunStatus {
             map_run_arn: out.map_run_arn().to_string(),
             status: out.status().as_str().to_string(),

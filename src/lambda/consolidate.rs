@@ -128,27 +128,55 @@ fn catalog_shards(cloud: &Cloud, location: &str) -> Result<Vec<u64>, StageError>
     Ok(items.iter().map(|i| i.shard).collect())
 }
 
-/// The records of `shards` in run `run` (absent ones are skipped).
-fn shard_records(store: &Store, run: &str, shards: &[u64]) -> Result<Vec<ShardRecord>, StageError> {
-    let read: Vec<Result<Option<ShardRecord>, StageError>> = shards
+/// The records of `shards` in run `run`, by shard (absent ones are left out). A record that
+/// is not a valid shard record is that shard's failure, not the run's: consolidate still
+/// writes run.json.
+///
+/// # Errors
+/// `Zagg.Transient` when a record cannot be read.
+fn shard_records(
+    store: &Store,
+    run: &str,
+    shards: &[u64],
+) -> Result<Vec<(u64, Outcome)>, StageError> {
+    let read: Vec<Result<Option<(u64, Outcome)>, StageError>> = shards
         .par_iter()
         .map(|&shard| {
             let key = shard_record_key(run, shard);
-            match store.read_json(&key)? {
-                None => Ok(None),
-                Some(v) => serde_json::from_value::<ShardRecord>(v)
-                    .map(Some)
-                    .map_err(|e| StageError::internal(format!("shard record {key}: {e}"))),
-            }
+            let Some(bytes) = store.read_bytes(&key)? else {
+                return Ok(None);
+            };
+            let record = match serde_json::from_slice::<ShardRecord>(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    let error = AttemptError {
+                        error: "Zagg.Internal".into(),
+                        cause: format!("shard record {key} is unreadable: {e}"),
+                    };
+                    return Ok(Some((shard, Outcome::Failed { error, attempts: 0 })));
+                }
+            };
+            Ok(match (record.result, record.error) {
+                (Some(result), _) => Some((
+                    shard,
+                    Outcome::Done {
+                        result,
+                        attempts: record.attempts,
+                        earlier: record.earlier_errors,
+                    },
+                )),
+                (None, Some(error)) => Some((
+                    shard,
+                    Outcome::Failed {
+                        error,
+                        attempts: record.attempts,
+                    },
+                )),
+                (None, None) => None,
+            })
         })
         .collect();
-    let mut records = Vec::new();
-    for r in read {
-        if let Some(record) = r? {
-            records.push(record);
-        }
-    }
-    Ok(records)
+    read.into_iter().filter_map(Result::transpose).collect()
 }
 
 /// The consolidate stage: consolidated metadata, and the run report `run.json` (every
@@ -158,8 +186,8 @@ fn shard_records(store: &Store, run: &str, shards: &[u64]) -> Result<Vec<ShardRe
 ///
 /// # Errors
 /// `Zagg.BadInput` for a store without this config's template or an unreadable catalog or
-/// manifest; `Zagg.Transient` when the store cannot be read or written; `Zagg.Internal` for
-/// a corrupt shard record.
+/// manifest; `Zagg.Transient` when the store cannot be read or written. A corrupt shard
+/// record counts as that shard's failure.
 pub fn consolidate(
     services: &Services,
     event: &ConsolidateEvent,
@@ -176,21 +204,7 @@ pub fn consolidate(
         None => None,
     };
     if let (Some(run), Some(shards)) = (&event.run, &expected) {
-        for r in shard_records(&store, run, shards)? {
-            let outcome = match (r.result, r.error) {
-                (Some(result), _) => Outcome::Done {
-                    result,
-                    attempts: r.attempts,
-                    earlier: r.earlier_errors,
-                },
-                (None, Some(error)) => Outcome::Failed {
-                    error,
-                    attempts: r.attempts,
-                },
-                (None, None) => continue,
-            };
-            outcomes.insert(r.shard, outcome);
-        }
+        outcomes.extend(shard_records(&store, run, shards)?);
     }
     if let Some(m) = &event.result_manifest {
         let (results, failed) = manifest_outcomes(&cloud, m)?;

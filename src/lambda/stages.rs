@@ -232,7 +232,13 @@ pub fn process(services: &Services, event: &ProcessEvent) -> Result<ProcessResul
         let store = Store::open(&event.store, Some(&cloud))?;
         let key = shard_record_key(run, event.shard);
         let earlier: Option<ShardRecord> = match store.read_json(&key) {
-            Ok(Some(v)) => serde_json::from_value(v).ok(),
+            Ok(Some(v)) => match serde_json::from_value(v) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(shard = event.shard, error = %e, "earlier shard record is not one; rewritten");
+                    None
+                }
+            },
             Ok(None) => None,
             Err(e) => {
                 tracing::warn!(shard = event.shard, error = %e, "earlier shard record unreadable");
