@@ -5,17 +5,22 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/demo");
+    // Read when the script runs, not when it was compiled: a build script binary reused from
+    // another checkout must still embed this checkout's files.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let dir = Path::new(&manifest).join("tests/data/demo");
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "h5"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut names: Vec<_> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "h5"))
+            .collect(),
+        Err(e) => panic!("cannot read the demo granules in {}: {e}", dir.display()),
+    };
+    if names.is_empty() {
+        panic!("no demo granules (*.h5) in {}", dir.display());
+    }
     names.sort();
     let mut code = String::from("/// The embedded demo granules: (file name, bytes).\npub static DEMO_GRANULES: &[(&str, &[u8])] = &[\n");
     for path in &names {

@@ -207,6 +207,10 @@ Environment: ZAGG_CMR_URL (CMR base URL, overridden by --cmr-url), RUST_LOG.")]
         /// Print the run report as JSON instead of the summary.
         #[arg(long)]
         json: bool,
+        /// Process every shard again, even those an earlier run of the same inputs into this
+        /// store finished (by default a killed or repeated run skips them).
+        #[arg(long)]
+        no_resume: bool,
         #[command(flatten)]
         cmr: CmrArgs,
     },
@@ -593,6 +597,7 @@ fn main() -> Result<()> {
             config,
             jobs,
             json,
+            no_resume,
             cmr,
         } => {
             let config = load_config(&config)?;
@@ -651,6 +656,7 @@ fn main() -> Result<()> {
                     jobs,
                     aoi: None,
                     progress,
+                    resume: !no_resume,
                 };
                 run_catalog(config, &catalog, access, &open, &store, &options)?
             } else {
@@ -676,6 +682,7 @@ fn main() -> Result<()> {
                     jobs,
                     aoi,
                     progress,
+                    resume: !no_resume,
                 };
                 run_local(config, sources, &store, &options)?
             };

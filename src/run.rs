@@ -28,6 +28,8 @@ use crate::shard::{
 };
 use crate::store::{Store, StoreError};
 
+pub mod journal;
+
 /// Key of the run report in the store.
 pub const RUN_REPORT_KEY: &str = "run.json";
 
@@ -40,6 +42,21 @@ pub struct RunOptions {
     pub aoi: Option<Aoi>,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Take the recorded report of shards a previous run of the same inputs finished
+    /// (see [`journal`]) instead of processing them again.
+    pub resume: bool,
+}
+
+impl Default for RunOptions {
+    /// One worker, no AOI, no progress bar, resuming.
+    fn default() -> Self {
+        Self {
+            jobs: 1,
+            aoi: None,
+            progress: false,
+            resume: true,
+        }
+    }
 }
 
 /// A shard that failed, and why.
@@ -87,6 +104,11 @@ pub struct RunReport {
     /// Orders written, finest first (the leaf order, then the pyramid orders).
     #[serde(default)]
     pub orders: Vec<u8>,
+    /// Shards whose report was taken from the journal of an earlier run of the same inputs
+    /// (not processed again). Not written to `run.json`, which describes the store, not how
+    /// often it took to make it.
+    #[serde(skip)]
+    pub shards_resumed: u64,
 }
 
 impl RunReport {
@@ -101,7 +123,7 @@ impl RunReport {
              dropped      {} quality, {} fill, {} non-finite, {} bad weight, {} bad position\n\
              read         {:.1} MB in {} requests\n\
              orders       {}\n\
-             wall time    {:.2} s{}\n",
+             wall time    {:.2} s{}\n{}",
             self.store,
             self.granules,
             self.granules_failed.len(),
@@ -122,6 +144,14 @@ impl RunReport {
             self.slowest_shard()
                 .map(|r| format!(" (slowest shard {}: {:.2} s)", r.shard, r.seconds))
                 .unwrap_or_default(),
+            if self.shards_resumed > 0 {
+                format!(
+                    "resumed      {} shards finished by an earlier run were not redone\n",
+                    self.shards_resumed
+                )
+            } else {
+                String::new()
+            },
         );
         for f in &self.granules_failed {
             s.push_str(&format!("unreadable   {}\n", f.error));
@@ -459,11 +489,34 @@ fn execute(
         ProgressBar::hidden()
     };
     let observations = AtomicUsize::new(0);
+    let resumed = AtomicUsize::new(0);
+    let inputs = journal::Inputs::new(config);
     let results: Vec<(u64, Result<ShardReport, String>)> = pool.install(|| {
         by_shard
             .par_iter()
             .map(|(&shard, sources)| {
-                let r = process_shard(&ctx, shard, sources, store).map_err(|e| e.to_string());
+                let digest = inputs.digest(shard, sources);
+                let earlier = if options.resume {
+                    journal::recorded(store, shard, &digest)
+                } else {
+                    None
+                };
+                let r = match earlier {
+                    Some(report) => {
+                        resumed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(shard, "finished by an earlier run; not redone");
+                        Ok(report)
+                    }
+                    None => process_shard(&ctx, shard, sources, store)
+                        .map_err(|e| e.to_string())
+                        .inspect(|report| {
+                            // Only after every chunk of the shard is written.
+                            if let Err(e) = journal::record(store, &digest, report) {
+                                tracing::warn!(shard, error = %e,
+                                    "cannot record the finished shard; a rerun will redo it");
+                            }
+                        }),
+                };
                 if let Ok(rep) = &r {
                     let total = observations
                         .fetch_add(rep.counts.observations as usize, Ordering::Relaxed)
@@ -495,6 +548,7 @@ fn execute(
         requests: 0,
         shard_reports: Vec::new(),
         orders: config.grid.orders(),
+        shards_resumed: resumed.into_inner() as u64,
     };
     for (shard, result) in results {
         match result {

@@ -17,13 +17,15 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use zarrs::array::codec::ZstdCodec;
 use zarrs::array::{data_type, Array, ArrayBuilder, ArrayMetadataOptions};
-use zarrs::filesystem::FilesystemStore;
 use zarrs::group::GroupBuilder;
 use zarrs::storage::{ReadableWritableListableStorage, StoreKey};
 
 use crate::aggregate::ShardStats;
 use crate::config::{DType, PipelineConfig};
 use crate::grid::{self, Ellipsoid};
+
+mod local;
+pub use local::TEMP_DIR;
 
 /// Runs zarrs' async storage calls on the cloud I/O runtime.
 struct BlockOn(tokio::runtime::Handle);
@@ -143,16 +145,18 @@ pub fn dggs_attributes(order: u8, ellipsoid: Ellipsoid) -> Map<String, Value> {
 }
 
 impl Store {
-    /// Open (creating if needed) a store in a local directory.
+    /// Open (creating if needed) a store in a local directory. Every write is atomic (a
+    /// temporary file renamed over the key), so a killed run never leaves a partial chunk;
+    /// temporary files of processes that stopped are removed here.
     ///
     /// # Errors
     /// [`StoreError::Open`] when the directory cannot be created.
     pub fn open_local(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
         let location = path.display().to_string();
-        let store = FilesystemStore::new(path).map_err(|e| StoreError::Open {
+        let store = local::AtomicFilesystem::new(path).map_err(|message| StoreError::Open {
             store: location.clone(),
-            message: e.to_string(),
+            message,
         })?;
         Ok(Self::from_storage(Arc::new(store), location))
     }

@@ -141,6 +141,7 @@ fn s3_granules_and_s3_store_equal_local_ones() {
         jobs: 2,
         aoi: None,
         progress: false,
+        resume: true,
     };
     let remote_report = run_local(config(), remote, &store, &options).expect("run on s3");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -155,10 +156,8 @@ fn s3_granules_and_s3_store_equal_local_ones() {
         local_report.requests
     );
 
-    let mut on_s3 = s3_tree(&cloud, &bucket, "out/run.zarr");
-    let mut on_disk = tree(dir.path());
-    on_s3.remove("run.json");
-    on_disk.remove("run.json");
+    let on_s3 = data_only(s3_tree(&cloud, &bucket, "out/run.zarr"));
+    let on_disk = data_only(tree(dir.path()));
     assert!(on_s3.keys().any(|k| k.contains("/c/")));
     assert_eq!(
         on_s3.keys().collect::<Vec<_>>(),
@@ -331,6 +330,7 @@ fn faults_in_front_of_s3_change_nothing() {
         jobs: 2,
         aoi: None,
         progress: false,
+        resume: true,
     };
     let report = run_local(config(), granules, &store, &options).expect("run through faults");
     assert!(
@@ -347,10 +347,8 @@ fn faults_in_front_of_s3_change_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let local = run(config(), sources(&files), dir.path());
     assert_eq!(report.counts, local.counts);
-    let mut on_s3 = s3_tree(&direct, &bucket, "faulty.zarr");
-    let mut on_disk = tree(dir.path());
-    on_s3.remove("run.json");
-    on_disk.remove("run.json");
+    let on_s3 = data_only(s3_tree(&direct, &bucket, "faulty.zarr"));
+    let on_disk = data_only(tree(dir.path()));
     assert_eq!(
         on_s3.keys().collect::<Vec<_>>(),
         on_disk.keys().collect::<Vec<_>>()

@@ -70,6 +70,7 @@ pub fn run(
         jobs: 2,
         aoi: None,
         progress: false,
+        resume: true,
     };
     run_local(config, granules, &store, &options).expect("run")
 }
@@ -97,6 +98,59 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
+}
+
+/// A store's objects with what legitimately differs between two runs of the same inputs
+/// taken out of the run report (`run.json`) and the local journal (`runs/…json`): start
+/// times, durations and the store's own location. Every other byte must be equal.
+pub fn without_timing(mut objects: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for k in ["seconds", "started_unix", "store"] {
+                    map.remove(k);
+                }
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    for (key, bytes) in objects.iter_mut() {
+        if key == "run.json" || (key.starts_with("runs/") && key.ends_with(".json")) {
+            let mut v: serde_json::Value = serde_json::from_slice(bytes).expect("report JSON");
+            strip(&mut v);
+            *bytes = serde_json::to_vec(&v).expect("encode");
+        }
+    }
+    objects
+}
+
+/// The store's data and metadata without the run's records (`run.json` and the journal
+/// under `runs/`), which name the granules: for comparing stores made from differently named
+/// copies of the same granules.
+pub fn data_only(mut objects: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    objects.retain(|k, _| k != "run.json" && !k.starts_with("runs/"));
+    objects
+}
+
+/// Assert two stores hold the same objects, byte for byte but for [`without_timing`].
+pub fn assert_same_store(a: BTreeMap<String, Vec<u8>>, b: BTreeMap<String, Vec<u8>>, what: &str) {
+    let (a, b) = (without_timing(a), without_timing(b));
+    assert!(a.len() > 10, "{what}: only {} objects", a.len());
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}: different objects"
+    );
+    for (k, v) in &a {
+        assert!(
+            b[k] == *v,
+            "{what}: {k} differs:\n{}\n{}",
+            String::from_utf8_lossy(v).chars().take(400).collect::<String>(),
+            String::from_utf8_lossy(&b[k]).chars().take(400).collect::<String>()
+        );
+    }
 }
 
 /// Chunk keys written for one array, as chunk indices.
