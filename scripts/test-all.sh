@@ -122,7 +122,13 @@ check "sphere convention: xarray + xdggs, every order" \
 check "WGS84, pole/antimeridian/NaN fixtures: independent recomputation" \
   "$py" tests/python/check_store.py --store "$work/fixtures.zarr" --granules "${fx[@]}"
 
-# 4. The Step Functions pipeline: moto's interpreter runs statemachine/zagg.asl.json, the four
+# 4. Load, kill/resume and idempotence of the local runner: > 1,000 shards with bounded
+# memory; a run killed mid-way and restarted redoes no finished shard and ends with the
+# uninterrupted run's store, byte for byte (docs/reliability.md).
+check "load (> 1,000 shards, bounded memory), kill + resume equals an uninterrupted run" \
+  "$py" tests/python/load_resume.py --zagg "$zagg" --work "$work/load"
+
+# 5. The Step Functions pipeline: moto's interpreter runs statemachine/zagg.asl.json, the four
 # Lambda binaries answer under `cargo lambda watch`, with a corrupt granule, a flaky S3 and a
 # throttled invocation; the store must equal `zagg run`'s on the same catalog, byte for byte.
 check "state machine definition: asl-validator (as committed, substituted, and a broken copy refused)" \

@@ -47,6 +47,10 @@ pub struct Counts {
     /// Latitude and longitude chunks of the beams read (what reading positions in full costs).
     #[serde(default)]
     pub position_chunks_total: u64,
+    /// Granules given more than once (by name) for a shard: each is read once, so duplicate
+    /// inputs never count a row twice.
+    #[serde(default)]
+    pub duplicate_granules: u64,
 }
 
 impl Counts {
@@ -64,6 +68,7 @@ impl Counts {
         self.observations += o.observations;
         self.position_chunks_read += o.position_chunks_read;
         self.position_chunks_total += o.position_chunks_total;
+        self.duplicate_granules += o.duplicate_granules;
     }
 }
 
@@ -238,9 +243,22 @@ pub fn process_shard(
     store
         .check_template(config)
         .map_err(|source| ShardError::Store { shard, source })?;
+    // A granule given twice is read once.
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&Arc<dyn ByteSource>> = granules
+        .iter()
+        .filter(|g| {
+            let first = seen.insert(g.name());
+            if !first {
+                tracing::warn!(shard, granule = g.name(), "granule given twice; read once");
+            }
+            first
+        })
+        .collect();
+    let duplicates = (granules.len() - unique.len()) as u64;
     // Granules are read in parallel (one granule's fetches overlap another's decoding) and
     // merged in the order given, so results do not depend on scheduling.
-    let results: Vec<(GranuleRead, GranuleOutcome)> = granules
+    let results: Vec<(GranuleRead, GranuleOutcome)> = unique
         .par_iter()
         .map(|source| {
             let mut read = GranuleRead {
@@ -249,7 +267,7 @@ pub fn process_shard(
             };
             let mut granule_points = ctx.aggregator.buffer();
             let mut granule_counts = Counts::default();
-            let result = Granule::open(source.clone()).and_then(|g| {
+            let result = Granule::open(Arc::clone(source)).and_then(|g| {
                 let r = read_shard_points(ctx, &g, shard, &mut granule_points, &mut granule_counts);
                 (read.requests, read.bytes_read) = g.io();
                 r.map_err(|e| match e {
@@ -265,7 +283,10 @@ pub fn process_shard(
         })
         .collect();
     let mut points = ctx.aggregator.buffer();
-    let mut counts = Counts::default();
+    let mut counts = Counts {
+        duplicate_granules: duplicates,
+        ..Counts::default()
+    };
     let mut failures = Vec::new();
     let (mut requests, mut bytes_read) = (0, 0);
     let mut granule_reads = Vec::with_capacity(results.len());
@@ -291,7 +312,7 @@ pub fn process_shard(
         }
         granule_reads.push(read);
     }
-    if !granules.is_empty() && failures.len() == granules.len() {
+    if !unique.is_empty() && failures.len() == unique.len() {
         // Nothing could be read: write nothing, so chunks an earlier run wrote stay.
         return Ok(ShardReport {
             shard,

@@ -137,6 +137,77 @@ fn nan_inf_and_out_of_range_positions_are_dropped_and_counted() {
 }
 
 #[test]
+fn fill_values_are_dropped_and_counted() {
+    // Over every shard the granule touches (its long beam leaves shard 41054).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = run(
+        config(),
+        sources(&[fixture("libver_latest.h5")]),
+        dir.path(),
+    );
+    let beams = expected()["libver_latest.h5"]["beams"]
+        .as_object()
+        .expect("beams")
+        .clone();
+    let sum = |k: &str| -> u64 { beams.values().map(|b| b[k].as_u64().unwrap_or(0)).sum() };
+    // Rows with a fill value in h_li or h_li_sigma that pass the quality filter are dropped
+    // as fill; every other good row is aggregated.
+    assert!(sum("fill_rows_with_quality_0") > 0);
+    assert_eq!(report.counts.dropped_fill, sum("fill_rows_with_quality_0"));
+    assert_eq!(report.counts.dropped_quality, sum("quality_bad"));
+    assert_eq!(report.counts.observations, sum("usable"));
+}
+
+#[test]
+fn duplicate_granules_are_read_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_local(dir.path()).expect("store");
+    store.create_template(&config()).expect("template");
+    let ctx = ShardContext::new(config()).expect("context");
+    let good = fixture("libver_latest.h5");
+    let once =
+        process_shard(&ctx, SHARD, &sources(std::slice::from_ref(&good)), &store).expect("shard");
+    let twice = process_shard(
+        &ctx,
+        SHARD,
+        &sources(&[good.clone(), fixture("nan_inf.h5"), good]),
+        &store,
+    )
+    .expect("shard");
+    let with_other = process_shard(
+        &ctx,
+        SHARD,
+        &sources(&[fixture("libver_latest.h5"), fixture("nan_inf.h5")]),
+        &store,
+    )
+    .expect("shard");
+    assert_eq!(once.counts.duplicate_granules, 0);
+    assert_eq!(twice.counts.duplicate_granules, 1);
+    assert!(twice.granules_failed.is_empty());
+    assert_eq!(twice.granule_reads.len(), 2, "each granule read once");
+    assert_eq!(
+        twice.counts.observations, with_other.counts.observations,
+        "no row counted twice"
+    );
+}
+
+#[test]
+fn zero_length_and_missing_beams_are_counted_not_failed() {
+    // Demo granule with an empty gt2l (zero-length datasets) and one without gt3r.
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/demo");
+    let granules = [
+        demo.join("ATL06_20240126035118_03392212_006_01.h5"),
+        demo.join("ATL06_20240216140209_06522210_006_01.h5"),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = run(config(), sources(&granules), dir.path());
+    assert!(report.granules_failed.is_empty() && report.shards_failed.is_empty());
+    assert!(report.counts.beams_empty > 0, "{:?}", report.counts);
+    assert!(report.counts.beams_missing > 0, "{:?}", report.counts);
+    assert!(report.counts.observations > 0);
+}
+
+#[test]
 fn all_bad_quality_gives_an_empty_shard() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_local(dir.path()).expect("store");

@@ -85,7 +85,17 @@ fn bad_input_messages() {
         "{\"type\": \"Point\", \"coordinates\": [0, 0]}",
     )
     .expect("write");
+    // A catalog whose second item is malformed.
+    std::fs::write(
+        d.join("bad-catalog.json"),
+        r#"[{"shard": 41054, "parent_order": 6, "morton": -1, "granules": []}, {"shard": "x"}]"#,
+    )
+    .expect("write");
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "--catalog", "bad-catalog.json", "--store", store],
+            "catalog bad-catalog.json: [1].shard: invalid type: string \"x\"",
+        ),
         (
             vec![
                 "process",

@@ -30,7 +30,7 @@ pub const NO_RESULT: &str = "Zagg.NoResult";
 #[derive(Debug, Clone)]
 enum Outcome {
     Done {
-        result: ProcessResult,
+        result: Box<ProcessResult>,
         attempts: u32,
         earlier: Vec<AttemptError>,
     },
@@ -160,7 +160,7 @@ fn shard_records(
                 (Some(result), _) => Some((
                     shard,
                     Outcome::Done {
-                        result,
+                        result: Box::new(result),
                         attempts: record.attempts,
                         earlier: record.earlier_errors,
                     },
@@ -210,7 +210,7 @@ pub fn consolidate(
         let (results, failed) = manifest_outcomes(&cloud, m)?;
         for result in results {
             outcomes.entry(result.shard).or_insert(Outcome::Done {
-                result,
+                result: Box::new(result),
                 attempts: 1,
                 earlier: Vec::new(),
             });
@@ -228,7 +228,7 @@ pub fn consolidate(
     }
     for result in event.results.iter().flatten() {
         outcomes.entry(result.shard).or_insert(Outcome::Done {
-            result: result.clone(),
+            result: Box::new(result.clone()),
             attempts: 1,
             earlier: Vec::new(),
         });
@@ -271,7 +271,7 @@ pub fn consolidate(
                 usage.attempts += u64::from((*attempts).max(1));
                 usage.get_requests += result.requests;
                 usage.chunks_written += result.chunks_written;
-                results.push(result.clone());
+                results.push(ProcessResult::clone(result));
             }
             Outcome::Failed { error, attempts } => {
                 usage.attempts += u64::from(*attempts);

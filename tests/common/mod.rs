@@ -147,8 +147,14 @@ pub fn assert_same_store(a: BTreeMap<String, Vec<u8>>, b: BTreeMap<String, Vec<u
         assert!(
             b[k] == *v,
             "{what}: {k} differs:\n{}\n{}",
-            String::from_utf8_lossy(v).chars().take(400).collect::<String>(),
-            String::from_utf8_lossy(&b[k]).chars().take(400).collect::<String>()
+            String::from_utf8_lossy(v)
+                .chars()
+                .take(400)
+                .collect::<String>(),
+            String::from_utf8_lossy(&b[k])
+                .chars()
+                .take(400)
+                .collect::<String>()
         );
     }
 }
