@@ -8,6 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::*;
@@ -271,89 +272,123 @@ fn nsidc_buckets_are_read_with_nsidc_credentials_fetched_once() {
     );
 }
 
+/// Kinds of fault the proxy of [`faults_in_front_of_s3_change_nothing`] injects.
+const FAULT_KINDS: [&str; 5] = ["503 SlowDown", "reset", "stall", "slow body", "cut body"];
+
+/// A relay to the S3 server that injects faults by request number (deterministic), counting
+/// each kind; `faults: false` relays everything.
+fn fault_proxy(faults: bool) -> (common::http::Server, Arc<[AtomicUsize; 5]>) {
+    use common::http::{relay, serve, Response};
+    let upstream = endpoint().trim_start_matches("http://").to_string();
+    let counts: Arc<[AtomicUsize; 5]> = Arc::new(Default::default());
+    let injected = counts.clone();
+    let server = serve(move |req| {
+        let n = req.index;
+        let kind = match n {
+            _ if !faults => None,
+            _ if n % 7 == 3 => Some(0),
+            _ if n % 11 == 5 => Some(1),
+            _ if n % 13 == 7 => Some(2),
+            _ if n % 17 == 9 => Some(3),
+            _ if n % 19 == 11 => Some(4),
+            _ => None,
+        };
+        if let Some(k) = kind {
+            injected[k].fetch_add(1, Ordering::SeqCst);
+        }
+        match kind {
+            Some(0) => Response::new(
+                "503 Service Unavailable",
+                "<Error><Code>SlowDown</Code></Error>",
+            ),
+            Some(1) => Response::default(),
+            Some(2) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                relay(&upstream, req)
+            }
+            Some(3) => Response {
+                slow: Some(std::time::Duration::from_millis(1)),
+                ..relay(&upstream, req)
+            },
+            Some(4) => Response {
+                truncate: true,
+                ..relay(&upstream, req)
+            },
+            _ => relay(&upstream, req),
+        }
+    });
+    (server, counts)
+}
+
 #[test]
 #[ignore = "needs an S3 server: run by scripts/test-all.sh"]
 fn faults_in_front_of_s3_change_nothing() {
-    use common::http::{relay, serve, Response};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let upstream = endpoint().trim_start_matches("http://").to_string();
-    let faults = Arc::new(AtomicUsize::new(0));
-    let injected = faults.clone();
-    // Deterministic faults by request number: 503 SlowDown, dropped connections, stalls.
-    let proxy = serve(move |req| {
-        let n = req.index;
-        if n % 7 == 3 {
-            injected.fetch_add(1, Ordering::SeqCst);
-            return Response::new(
-                "503 Service Unavailable",
-                "<Error><Code>SlowDown</Code></Error>",
-            );
-        }
-        if n % 11 == 5 {
-            injected.fetch_add(1, Ordering::SeqCst);
-            return Response::default();
-        }
-        if n % 13 == 7 {
-            injected.fetch_add(1, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(400));
-        }
-        relay(&upstream, req)
-    });
     let bucket = format!("zagg-test-faults-{}", std::process::id());
     create_bucket(&bucket);
     let direct = cloud();
-    let files = [
-        fixture("libver_latest.h5"),
-        fixture("pole_and_antimeridian.h5"),
-        fixture("nan_inf.h5"),
-    ];
+    let files = [fixture("libver_latest.h5"), fixture("nan_inf.h5")];
     let urls = upload(&direct, &bucket, &files);
-
-    let options = CloudOptions {
-        endpoint: Some(proxy.url.clone()),
-        allow_http: true,
-        s3_auth: S3Auth::Static {
-            key_id: "testing".into(),
-            secret_key: Secret::new("testing"),
-            token: None,
-        },
-        min_fetch: 16 * 1024,
-        max_retries: 10,
-        ..CloudOptions::default()
-    };
-    let faulty = Arc::new(Cloud::new(options).expect("cloud"));
-    let granules: Vec<Arc<dyn ByteSource>> =
-        urls.iter().map(|u| faulty.open(u).expect("open")).collect();
-    let store_url = format!("s3://{bucket}/faulty.zarr");
-    let store = Store::open(&store_url, Some(&faulty)).expect("store");
-    let options = RunOptions {
-        jobs: 2,
-        aoi: None,
-        progress: false,
-        resume: true,
-    };
-    let report = run_local(config(), granules, &store, &options).expect("run through faults");
-    assert!(
-        report.granules_failed.is_empty() && report.shards_failed.is_empty(),
-        "{}",
-        report.summary()
-    );
-    assert!(
-        faults.load(Ordering::SeqCst) >= 5,
-        "only {} faults injected",
-        faults.load(Ordering::SeqCst)
-    );
-
     let dir = tempfile::tempdir().expect("tempdir");
     let local = run(config(), sources(&files), dir.path());
-    assert_eq!(report.counts, local.counts);
-    let on_s3 = data_only(s3_tree(&direct, &bucket, "faulty.zarr"));
     let on_disk = data_only(tree(dir.path()));
-    assert_eq!(
-        on_s3.keys().collect::<Vec<_>>(),
-        on_disk.keys().collect::<Vec<_>>()
-    );
-    for (k, v) in &on_s3 {
-        assert!(on_disk[k] == *v, "{k} differs after faults");
+
+    // The same run through a clean relay and through the faulty one, reading granules from
+    // S3 and writing the store to S3.
+    let mut requests = Vec::new();
+    for faults in [false, true] {
+        let (proxy, injected) = fault_proxy(faults);
+        let options = CloudOptions {
+            endpoint: Some(proxy.url.clone()),
+            allow_http: true,
+            s3_auth: S3Auth::Static {
+                key_id: "testing".into(),
+                secret_key: Secret::new("testing"),
+                token: None,
+            },
+            min_fetch: 16 * 1024,
+            max_retries: 10,
+            ..CloudOptions::default()
+        };
+        let through = Arc::new(Cloud::new(options).expect("cloud"));
+        let granules: Vec<Arc<dyn ByteSource>> = urls
+            .iter()
+            .map(|u| through.open(u).expect("open"))
+            .collect();
+        let name = if faults { "faulty.zarr" } else { "clean.zarr" };
+        let store_url = format!("s3://{bucket}/{name}");
+        let store = Store::open(&store_url, Some(&through)).expect("store");
+        let options = RunOptions {
+            jobs: 2,
+            ..RunOptions::default()
+        };
+        let report = run_local(config(), granules, &store, &options).expect("run through proxy");
+        assert!(
+            report.granules_failed.is_empty() && report.shards_failed.is_empty(),
+            "{}",
+            report.summary()
+        );
+        assert_eq!(report.counts, local.counts);
+        let on_s3 = data_only(s3_tree(&direct, &bucket, name));
+        assert_eq!(
+            on_s3.keys().collect::<Vec<_>>(),
+            on_disk.keys().collect::<Vec<_>>()
+        );
+        for (k, v) in &on_s3 {
+            assert!(on_disk[k] == *v, "{k} differs ({name})");
+        }
+        let injected: Vec<usize> = injected.iter().map(|c| c.load(Ordering::SeqCst)).collect();
+        if faults {
+            for (kind, n) in FAULT_KINDS.iter().zip(&injected) {
+                assert!(*n >= 1, "no {kind} injected: {injected:?}");
+            }
+        }
+        requests.push((proxy.requests(), injected.iter().sum::<usize>()));
     }
+    // Bounded retries: each fault costs at most a couple of extra requests.
+    let ((clean, _), (faulty, injected)) = (requests[0], requests[1]);
+    println!("requests: {clean} clean, {faulty} with {injected} faults injected");
+    assert!(
+        faulty <= clean + 2 * injected,
+        "{faulty} requests through faults vs {clean} clean with {injected} faults"
+    );
 }

@@ -36,6 +36,8 @@ pub struct Response {
     pub truncate: bool,
     /// Send these bytes verbatim instead (a relayed upstream response).
     pub raw: Option<Vec<u8>>,
+    /// Send the response in 1 KiB pieces with this pause between them (a slow body).
+    pub slow: Option<Duration>,
 }
 
 impl Response {
@@ -128,8 +130,27 @@ fn answer(
         index,
         body,
     });
+    let send = |stream: &mut TcpStream, bytes: &[u8]| -> std::io::Result<()> {
+        match response.slow {
+            None => stream.write_all(bytes),
+            Some(pause) => {
+                for piece in bytes.chunks(1024) {
+                    stream.write_all(piece)?;
+                    stream.flush()?;
+                    std::thread::sleep(pause);
+                }
+                Ok(())
+            }
+        }
+    };
     if let Some(raw) = &response.raw {
-        stream.write_all(raw)?;
+        // `truncate` cuts a relayed response (headers included) in the middle.
+        let raw = if response.truncate {
+            &raw[..raw.len() / 2]
+        } else {
+            &raw[..]
+        };
+        send(&mut stream, raw)?;
         return stream.flush();
     }
     if response.status.is_empty() {
@@ -151,7 +172,7 @@ fn answer(
         } else {
             &response.body[..]
         };
-        stream.write_all(body)?;
+        send(&mut stream, body)?;
     }
     stream.flush()
 }
