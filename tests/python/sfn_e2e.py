@@ -634,13 +634,24 @@ def run_execution(
     texts = [json.dumps(output), json.dumps(report)]
     history = sfn.get_execution_history(executionArn=ex, maxResults=1000)["events"]
     texts.append(json.dumps(history, default=str))
-    for k in remote:
-        if k.endswith(".json"):
-            texts.append(s3.get_object(Bucket=BUCKET, Key=remote[k])["Body"].read().decode())
+    history2 = sfn.get_execution_history(executionArn=again, maxResults=1000)["events"]
+    texts.append(json.dumps(history2, default=str))
     for p in work.glob("watch-*.log"):
         texts.append(p.read_text(errors="replace"))
+    # Every object of every bucket, byte for byte: the store (chunks, metadata, run.json, shard
+    # records), the catalogs, the Map's result files, the granules.
+    scanned = 0
+    for b in s3.list_buckets()["Buckets"]:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=b["Name"]):
+            for o in page.get("Contents", []):
+                texts.append(s3.get_object(Bucket=b["Name"], Key=o["Key"])["Body"].read().decode("latin-1"))
+                scanned += 1
+    log(f"scanned {scanned} objects, {len(texts) - scanned} histories, outputs and logs")
     for secret in (EDL_TOKEN, SESSION_TOKEN, "nsidc-temporary-secret", "nsidc-temporary-session", "lambda-role-secret"):
-        check(not any(secret in t for t in texts), f"no {secret[:12]}… in history, output, store JSON or Lambda logs")
+        check(
+            not any(secret in t for t in texts),
+            f"no {secret[:12]}… in histories, output, Lambda logs or any of {scanned} stored objects",
+        )
     check(any(c == f"Bearer {EDL_TOKEN}" for c in creds_seen), "the process Lambda got NSIDC credentials with the token from the secret")
     check(len(secret_seen) >= 1, "the secret was read through the extension")
 
