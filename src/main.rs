@@ -511,6 +511,19 @@ fn block_on<T>(
     Ok(runtime.block_on(f)?)
 }
 
+/// `println!` that takes a closed stdout (`zagg run --json | head`) as the reader's choice, not
+/// an error, and returns any other write failure from the enclosing function.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*).and_then(|()| out.flush()) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(anyhow::Error::from(e).context("write to stdout"));
+            }
+        }
+    }};
+}
+
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -527,7 +540,7 @@ fn main() -> Result<()> {
             let store = Store::open(&store, cloud.as_ref())?;
             store.create_template(&config)?;
             store.consolidate(&config)?;
-            println!("template ready: {}", store.location());
+            say!("template ready: {}", store.location());
         }
         Command::Process {
             shard,
@@ -546,9 +559,9 @@ fn main() -> Result<()> {
             let ctx = ShardContext::new(config)?;
             let report = process_shard(&ctx, cell, &sources, &store)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                say!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!(
+                say!(
                     "shard {} (morton {}): {:?}, {} observations in {} cells, {} of {} granules failed, {:.2} s",
                     report.shard,
                     report.morton,
@@ -560,7 +573,7 @@ fn main() -> Result<()> {
                     report.seconds
                 );
                 for f in &report.granules_failed {
-                    println!("  failed: {}", f.error);
+                    say!("  failed: {}", f.error);
                 }
             }
         }
@@ -582,7 +595,7 @@ fn main() -> Result<()> {
             let (catalog, meta) = catalog_from_args(&cycle, &aoi, &cmr, &config)?;
             let written = write_catalog(&dest, &catalog, &meta)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&meta)?);
+                say!("{}", serde_json::to_string_pretty(&meta)?);
             } else {
                 print!("{}", meta.summary(&written));
             }
@@ -687,7 +700,7 @@ fn main() -> Result<()> {
                 run_local(config, sources, &store, &options)?
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                say!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", report.summary());
                 let shown = match Location::parse(&store_location) {
@@ -695,7 +708,7 @@ fn main() -> Result<()> {
                     _ => std::path::absolute(&store_location)
                         .map_or(store_location.clone(), |p| p.display().to_string()),
                 };
-                println!("wrote        {shown}");
+                say!("wrote        {shown}");
             }
             if !report.shards_failed.is_empty() {
                 std::process::exit(2);
@@ -758,9 +771,9 @@ fn main() -> Result<()> {
             std::fs::write(&output, plot.png()?)
                 .with_context(|| format!("write {}", output.display()))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&plot.layout)?);
+                say!("{}", serde_json::to_string_pretty(&plot.layout)?);
             } else {
-                println!(
+                say!(
                     "wrote {} ({}×{}, {} cells of order {}, {} in {:.6}..{:.6})",
                     output.display(),
                     plot.layout.width,
@@ -804,7 +817,7 @@ fn main() -> Result<()> {
                     },
                 };
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&plan)?);
+                    say!("{}", serde_json::to_string_pretty(&plan)?);
                 } else {
                     print!("{}", plan.to_text(sm.as_ref(), rerun)?);
                 }
@@ -816,7 +829,7 @@ fn main() -> Result<()> {
                 execution::start_run(&api, &sm, &plan, rerun).await
             })?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&started)?);
+                say!("{}", serde_json::to_string_pretty(&started)?);
             } else {
                 print!("{}", started.to_text());
             }
@@ -848,7 +861,7 @@ fn main() -> Result<()> {
                 _ => bail!("give an EXECUTION_ARN, or --store and --cycle"),
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                say!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", report.to_text(chrono::Utc::now()));
             }
