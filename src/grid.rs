@@ -24,6 +24,9 @@ use cdshealpix::nested::Layer;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod bounds;
+pub use bounds::CellBounds;
+
 /// Deepest order a morton id can encode: 19 decimal digits, which still fit in an `i64`.
 pub const MAX_ORDER: u8 = 18;
 

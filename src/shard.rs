@@ -457,9 +457,12 @@ pub fn read_shard_points(
     let src = &config.source;
     let (leaf_order, parent_order) = (config.grid.leaf_order, config.grid.parent_order);
     let first_leaf = grid::children(shard, parent_order, leaf_order).start;
-    let band = grid::cell_latitude_band(shard, parent_order);
-    let hasher = &ctx.hasher;
-    let to_band = |lat: f64| hasher.band_latitude(lat);
+    // Points that cannot be in the shard skip hashing (most rows of a candidate chunk), and
+    // the chunk search works in the granule's own latitudes: the shard's band is converted
+    // once instead of every latitude (the conversion is monotonic).
+    let bounds = grid::CellBounds::new(shard, parent_order, config.grid.ellipsoid);
+    let band = bounds.latitude_band();
+    let to_band = |lat: f64| lat;
     let mut kept: Vec<(u64, u32)> = Vec::new();
     let mut row = vec![0.0; ctx.columns.len()];
     for beam in &src.beams {
@@ -513,6 +516,10 @@ pub fn read_shard_points(
             let lat = (c0..=c1).flat_map(|c| selection.latitudes[&c].iter().copied());
             kept.clear();
             for (k, (la, &lo)) in lat.zip(&lon).enumerate() {
+                // Invalid positions go on to the hash, which counts them.
+                if la.abs() <= 90.0 && lo.is_finite() && !bounds.may_contain(la, lo) {
+                    continue;
+                }
                 match ctx.hasher.hash(la, lo) {
                     Ok(leaf) if grid::parent(leaf, leaf_order, parent_order) == shard => {
                         kept.push((rows.start + k as u64, (leaf - first_leaf) as u32));
