@@ -551,6 +551,14 @@ impl PipelineConfig {
                     format!("{name:?} is reserved for the grid coordinates"),
                 ));
             }
+            // Each variable is a Zarr array named after it, and Zarr v3 reserves node names
+            // starting with `__`: such a config would validate, then fail at the template.
+            if name.starts_with("__") {
+                return Err(bad(
+                    key,
+                    format!("{name:?} starts with \"__\", which Zarr reserves for its own names"),
+                ));
+            }
             self.validate_variable(&key, v)
                 .map_err(|(sub, m)| bad(format!("{key}{sub}"), m))?;
         }

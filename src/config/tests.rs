@@ -133,6 +133,12 @@ fn every_kind_of_mistake_is_reported_with_its_path() {
             "aggregation.variables.9count: \"9count\" is not a valid name",
         ),
         (
+            // Found by the config_yaml fuzz target: it validated, then the template failed.
+            "    count:\n      reduce: count\n",
+            "    __count:\n      reduce: count\n",
+            "aggregation.variables.__count: \"__count\" starts with \"__\", which Zarr reserves",
+        ),
+        (
             "      weight: { column: h_li_sigma, transform: inverse_square }\n      units: m\n      long_name: inverse",
             "      units: m\n      long_name: inverse",
             "aggregation.variables.h_mean.weight: reduction weighted_mean needs a weight",
