@@ -138,6 +138,11 @@ check "Step Functions end to end (moto + cargo lambda watch): faults tolerated, 
 check "arm64 Lambda binaries: cargo lambda build + qemu-aarch64 invocation" bash scripts/lambda-arm64.sh
 check "CDK stack: tests (assertions, IAM, cdk-nag) and cdk synth offline" bash scripts/infra-check.sh
 
+# 6. Fuzz smoke: every cargo-fuzz target for a short time from the fixtures' seed corpus (the
+# 10-minute runs are in docs/reliability.md).
+check "fuzz smoke (granule bytes, corrupted granules, config YAML, CMR pages)" \
+  env ZAGG_FUZZ_SECONDS="${ZAGG_FUZZ_SECONDS:-15}" ZAGG_FUZZ_LOGS="$work/fuzz-logs" bash scripts/fuzz.sh
+
 echo
 echo "end-to-end: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

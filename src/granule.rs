@@ -54,6 +54,14 @@ pub trait ReadSession: Send + Sync + fmt::Debug {
     }
 }
 
+/// Largest decoded selection one dataset read may allocate, bytes (64 MiB: 8 M float64
+/// rows, 40 times the longest ATL06 beam). A file declaring a larger extent is refused
+/// before anything is allocated, never trusted.
+pub const MAX_READ_BYTES: usize = 64 << 20;
+
+/// Largest decoded chunk a read may allocate, bytes (16 MiB; ATL06 chunks are 80 kB).
+pub const MAX_CHUNK_BYTES: usize = 16 << 20;
+
 /// A granule in a local file, read with positional reads (no seeking, thread-safe).
 #[derive(Debug, Clone)]
 pub struct LocalFile {
@@ -312,7 +320,10 @@ impl Granule {
             source: session.clone(),
             counters: counters.clone(),
         });
-        let file = Hdf5File::from_storage(storage)
+        let options = hdf5_reader::OpenOptions::default()
+            .with_max_read_bytes(MAX_READ_BYTES)
+            .with_max_chunk_bytes(MAX_CHUNK_BYTES);
+        let file = Hdf5File::from_storage_with_options(storage, options)
             .and_then(|f| f.root_group().map(|_| f))
             .map_err(|e| GranuleError::Open {
                 granule: name.clone(),
@@ -401,9 +412,23 @@ impl Granule {
     /// Number of elements of a 1-D dataset.
     ///
     /// # Errors
-    /// [`GranuleError::Dataset`] when missing or not 1-D.
+    /// [`GranuleError::Dataset`] when missing, not 1-D, or longer than [`MAX_READ_BYTES`]
+    /// allows reading (a file's extent is not trusted to size allocations).
     pub fn len_of(&self, path: &str) -> Result<u64, GranuleError> {
-        Ok(self.dataset_1d(path)?.shape()[0])
+        let d = self.dataset_1d(path)?;
+        let n = d.shape()[0];
+        let element = d.raw_element_size().unwrap_or(1).max(1) as u64;
+        let bytes = n.saturating_mul(element);
+        if bytes > MAX_READ_BYTES as u64 {
+            return Err(self.err(
+                path,
+                format!(
+                    "declares {n} rows ({bytes} bytes), more than the {MAX_READ_BYTES}-byte \
+                     read limit: not an ATL06 beam"
+                ),
+            ));
+        }
+        Ok(n)
     }
 
     /// Rows per chunk of a chunked 1-D dataset; `None` when it is stored contiguous or

@@ -49,6 +49,14 @@ fn truncated_file() {
 }
 
 #[test]
+fn a_huge_declared_extent_is_refused_not_allocated() {
+    // 10^9 rows declared (8 GB of latitudes), one chunk stored.
+    let e = failure_of("huge_extent.h5");
+    assert!(e.contains("/gt1l/land_ice_segments/latitude"), "{e}");
+    assert!(e.contains("read limit"), "{e}");
+}
+
+#[test]
 fn corrupt_deflate_stream() {
     let e = failure_of("corrupt_deflate.h5");
     assert!(

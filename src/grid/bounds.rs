@@ -85,9 +85,7 @@ impl CellBounds {
                 },
             ),
         };
-        let polar = points
-            .iter()
-            .any(|&(_, la)| la.abs() > FRAC_PI_2 - 1e-9);
+        let polar = points.iter().any(|&(_, la)| la.abs() > FRAC_PI_2 - 1e-9);
         let (clon, _) = layer.center(cell);
         let centre = clon.to_degrees();
         let (mut olo, mut ohi) = (f64::INFINITY, f64::NEG_INFINITY);

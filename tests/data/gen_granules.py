@@ -1076,8 +1076,28 @@ def build_fixtures(outdir: Path):
           "so the extensible-array index uses data blocks, not only the index block.",
           libver="latest", chunk=1000)
 
+    write_huge_extent(outdir / "huge_extent.h5")
     write_json(outdir / "expected.json", exp)
     return exp
+
+
+HUGE_ROWS = 1_000_000_000
+
+
+def write_huge_extent(path):
+    """A beam that declares 10^9 rows (8 GB of latitudes) but stores one chunk: a reader
+    that trusts the extent allocates gigabytes. Not in expected.json (not a valid granule)."""
+    g = small_granule(109, beams=["gt1l"], n_seg=400)
+    d = g["beams"]["gt1l"]
+    n = len(d["latitude"])
+    with h5py.File(path, "w", libver=("v108", "v108"), track_order=False) as f:
+        grp = f.create_group("gt1l/land_ice_segments", track_order=False)
+        for name in ("latitude", "longitude", "h_li", "h_li_sigma", "atl06_quality_summary",
+                     "delta_time"):
+            v = d[name]
+            ds = grp.create_dataset(name, shape=(HUGE_ROWS,), dtype=v.dtype, chunks=(CHUNK,),
+                                    compression="gzip", compression_opts=6, track_times=False)
+            ds[:n] = v
 
 
 # --------------------------------------------------------------------------
