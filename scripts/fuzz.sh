@@ -6,7 +6,7 @@
 #
 # Works on the stable toolchain: cargo-fuzz needs nightly flags (-Z...), which
 # RUSTC_BOOTSTRAP=1 allows. Installs the pinned cargo-fuzz when it is missing.
-# docs/reliability-fuzz.md says how the targets were run and what they found.
+# docs/reliability.md says how the targets were run and what they found.
 #
 # Environment:
 #   ZAGG_FUZZ_SECONDS    seconds per target (30)
