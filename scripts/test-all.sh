@@ -6,6 +6,7 @@
 # Environment:
 #   ZAGG_PYTHON   python >= 3.12 used to create the venv (default: pyenv's 3.12.1, else python3.12)
 #   ZAGG_VENV     venv directory (default: .venv-py in the repository)
+#   ZAGG_FUZZ_SECONDS  seconds per fuzz target in the fuzz smoke (default: 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
