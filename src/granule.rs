@@ -63,6 +63,9 @@ pub const MAX_READ_BYTES: usize = 64 << 20;
 pub const MAX_CHUNK_BYTES: usize = 16 << 20;
 
 /// A granule in a local file, read with positional reads (no seeking, thread-safe).
+///
+/// The file is opened when a read session starts and closed when it ends, so a run over
+/// thousands of granules never holds more open files than granules being read at once.
 #[derive(Debug, Clone)]
 pub struct LocalFile {
     inner: Arc<LocalInner>,
@@ -72,12 +75,18 @@ pub struct LocalFile {
 struct LocalInner {
     path: PathBuf,
     name: String,
+    len: u64,
+}
+
+/// One open file of a [`LocalFile`], for one read session.
+#[derive(Debug)]
+struct LocalSession {
     file: File,
     len: u64,
 }
 
 impl LocalFile {
-    /// Open a local file.
+    /// Check that a local file exists and is a regular file (it is opened when read).
     ///
     /// # Errors
     /// [`GranuleError::Open`] when the file cannot be opened or is a directory.
@@ -88,6 +97,7 @@ impl LocalFile {
             granule: name.clone(),
             message: e.to_string(),
         };
+        // Opened once here so a missing or unreadable file is reported now, then closed.
         let file = File::open(&path).map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
         if !meta.is_file() {
@@ -101,7 +111,6 @@ impl LocalFile {
                 len: meta.len(),
                 path,
                 name,
-                file,
             }),
         })
     }
@@ -117,11 +126,18 @@ impl ByteSource for LocalFile {
         &self.inner.name
     }
     fn session(&self) -> Result<Arc<dyn ReadSession>, GranuleError> {
-        Ok(self.inner.clone())
+        let file = File::open(&self.inner.path).map_err(|e| GranuleError::Open {
+            granule: self.inner.name.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Arc::new(LocalSession {
+            file,
+            len: self.inner.len,
+        }))
     }
 }
 
-impl ReadSession for LocalInner {
+impl ReadSession for LocalSession {
     fn len(&self) -> u64 {
         self.len
     }

@@ -206,3 +206,32 @@ fn every_subcommand_has_help_with_examples() {
         zagg::config::schema_json()
     );
 }
+
+#[test]
+#[cfg(unix)]
+fn more_granules_than_open_files_allowed() {
+    // 300 granules (links to one fixture under different names) with 64 open files allowed:
+    // files are opened while read, not held from the start of the run.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let links = dir.path().join("granules");
+    std::fs::create_dir(&links).expect("mkdir");
+    let fixture = fixture("libver_latest.h5");
+    for i in 0..300 {
+        std::os::unix::fs::symlink(&fixture, links.join(format!("g{i:03}.h5"))).expect("link");
+    }
+    let script = format!(
+        "ulimit -n 64 && exec '{}' run --granules granules/*.h5 --store s.zarr --jobs 2 --json",
+        env!("CARGO_BIN_EXE_zagg")
+    );
+    let o = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("bash");
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("report");
+    assert_eq!(report["granules"], 300);
+    assert_eq!(report["granules_failed"].as_array().map(Vec::len), Some(0));
+    assert_eq!(report["counts"]["duplicate_granules"], 0);
+}
