@@ -267,19 +267,6 @@ impl Hasher {
         self.order
     }
 
-    /// The latitude (degrees) this hasher hashes for a latitude given in degrees: the authalic
-    /// latitude for [`Ellipsoid::Wgs84`], the latitude itself for [`Ellipsoid::Sphere`]. It
-    /// increases with `lat_deg`, so bands of it can be compared with [`cell_latitude_band`].
-    #[must_use]
-    pub fn band_latitude(&self, lat_deg: f64) -> f64 {
-        match self.ellipsoid {
-            Ellipsoid::Wgs84 => {
-                authalic_latitude(lat_deg.to_radians().clamp(-FRAC_PI_2, FRAC_PI_2)).to_degrees()
-            }
-            Ellipsoid::Sphere => lat_deg,
-        }
-    }
-
     /// The latitude convention this hasher applies.
     #[must_use]
     pub fn ellipsoid(&self) -> Ellipsoid {
@@ -320,24 +307,6 @@ impl Hasher {
         };
         Ok(self.layer.hash(lon_deg.to_radians(), lat_rad))
     }
-}
-
-/// The range of hashing latitudes (degrees; authalic for WGS84, as given for the sphere) that
-/// cell `cell` of `order` covers, widened by a margin of 10⁻⁶ of a degree plus 1 % of the
-/// cell's extent: its edges sampled at 64 points each (HEALPix edges reach their extreme
-/// latitudes at the vertices; the sampling and margin keep the band safe either way).
-#[must_use]
-pub fn cell_latitude_band(cell: u64, order: u8) -> (f64, f64) {
-    let layer = cdshealpix::nested::get(order);
-    let path = layer.path_along_cell_edge(cell, &cdshealpix::compass_point::Cardinal::S, false, 64);
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &(_, lat) in path.iter().chain(layer.vertices(cell).iter()) {
-        lo = lo.min(lat);
-        hi = hi.max(lat);
-    }
-    let (lo, hi) = (lo.to_degrees(), hi.to_degrees());
-    let margin = 1e-6 + 0.01 * (hi - lo);
-    ((lo - margin).max(-90.0), (hi + margin).min(90.0))
 }
 
 /// The ancestor at `parent_order` of `cell` given at `order`: `cell >> 2·(order − parent_order)`.

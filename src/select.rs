@@ -78,11 +78,11 @@ struct Info {
 
 /// Directions of a run of values with hysteresis: the direction at the start, at the end, and
 /// the number of changes. `None` when no value is valid.
-fn describe(values: &[f64], to_band: &dyn Fn(f64) -> f64) -> Option<Info> {
+fn describe(values: &[f64]) -> Option<Info> {
     let mut valid = values
         .iter()
-        .filter(|v| v.is_finite() && v.abs() <= 90.0)
-        .map(|&v| to_band(v));
+        .copied()
+        .filter(|v| v.is_finite() && v.abs() <= 90.0);
     let first = valid.next()?;
     let (mut min, mut max, mut last) = (first, first, first);
     // The running extreme since the last change, and the current direction.
@@ -135,16 +135,15 @@ fn describe(values: &[f64], to_band: &dyn Fn(f64) -> f64) -> Option<Info> {
     })
 }
 
-/// The chunks of `beam` that may hold rows whose band latitude (`to_band(latitude)`, a
-/// monotonic map such as the authalic latitude, in degrees) lies in `band` (degrees,
-/// inclusive).
+/// The chunks of `beam` that may hold rows whose latitude lies in `band` (degrees,
+/// inclusive, in the beam's own latitude: for WGS84 hashing, the shard's band converted to
+/// geodetic latitude, see [`crate::grid::CellBounds::latitude_band`]).
 ///
 /// # Errors
 /// The first chunk read that fails.
 pub fn candidate_chunks<C: LatitudeChunks>(
     beam: &mut C,
     band: (f64, f64),
-    to_band: &dyn Fn(f64) -> f64,
 ) -> Result<Selection, C::Error> {
     let rows = beam.rows();
     let per = beam.chunk_rows().max(1);
@@ -166,7 +165,7 @@ pub fn candidate_chunks<C: LatitudeChunks>(
      -> Result<(), C::Error> {
         if let std::collections::btree_map::Entry::Vacant(e) = infos.entry(i) {
             let values = beam.chunk(i)?;
-            e.insert(describe(&values, to_band));
+            e.insert(describe(&values));
             sel.latitudes.insert(i, values);
             sel.decoded += 1;
         }

@@ -398,14 +398,8 @@ pub fn beam_positions(
     }
     let lat = granule.read_f64(&lat_path, None)?;
     let lon_path = dataset_path(&src.longitude, beam);
+    same_rows(granule, &lon_path, &lat_path, lat.len() as u64)?;
     let lon = granule.read_f64(&lon_path, None)?;
-    if lat.len() != lon.len() {
-        return Err(GranuleError::Dataset {
-            granule: granule.name().to_string(),
-            object: lon_path,
-            message: format!("has {} rows but {lat_path} has {}", lon.len(), lat.len()),
-        });
-    }
     if lat.is_empty() {
         counts.beams_empty += 1;
         return Ok(None);
@@ -462,7 +456,6 @@ pub fn read_shard_points(
     // once instead of every latitude (the conversion is monotonic).
     let bounds = grid::CellBounds::new(shard, parent_order, config.grid.ellipsoid);
     let band = bounds.latitude_band();
-    let to_band = |lat: f64| lat;
     let mut kept: Vec<(u64, u32)> = Vec::new();
     let mut row = vec![0.0; ctx.columns.len()];
     for beam in &src.beams {
@@ -477,14 +470,7 @@ pub fn read_shard_points(
         }
         let n = granule.len_of(&lat_path)?;
         let lon_path = dataset_path(&src.longitude, beam);
-        let n_lon = granule.len_of(&lon_path)?;
-        if n_lon != n {
-            return Err(GranuleError::Dataset {
-                granule: granule.name().to_string(),
-                object: lon_path,
-                message: format!("has {n_lon} rows but {lat_path} has {n}"),
-            });
-        }
+        same_rows(granule, &lon_path, &lat_path, n)?;
         if n == 0 {
             counts.beams_empty += 1;
             continue;
@@ -497,7 +483,7 @@ pub fn read_shard_points(
             rows: n,
             per,
         };
-        let selection = crate::select::candidate_chunks(&mut beam_lat, band, &to_band)?;
+        let selection = crate::select::candidate_chunks(&mut beam_lat, band)?;
         let lon_per = granule.chunk_rows(&lon_path)?.unwrap_or(n).max(1);
         counts.position_chunks_total += n.div_ceil(per) + n.div_ceil(lon_per);
         counts.position_chunks_read += selection.decoded;
@@ -534,6 +520,19 @@ pub fn read_shard_points(
     Ok(())
 }
 
+/// Check that dataset `path` has the `n` rows of the beam's latitude `lat_path`.
+fn same_rows(granule: &Granule, path: &str, lat_path: &str, n: u64) -> Result<(), GranuleError> {
+    let len = granule.len_of(path)?;
+    if len == n {
+        return Ok(());
+    }
+    Err(GranuleError::Dataset {
+        granule: granule.name().to_string(),
+        object: path.to_string(),
+        message: format!("has {len} rows but {lat_path} has {n}"),
+    })
+}
+
 /// Read the value columns and quality flag of the rows `[first kept, last kept + 1)` of one
 /// beam and push the valid kept rows into `points`.
 #[allow(clippy::too_many_arguments)]
@@ -557,14 +556,7 @@ fn aggregate_rows(
     let mut columns = Vec::with_capacity(ctx.columns.len());
     for name in &ctx.columns {
         let path = dataset_path(&src.columns[name.as_str()], beam);
-        let len = granule.len_of(&path)?;
-        if len != n {
-            return Err(GranuleError::Dataset {
-                granule: granule.name().to_string(),
-                object: path,
-                message: format!("has {len} rows but {lat_path} has {n}"),
-            });
-        }
+        same_rows(granule, &path, &lat_path, n)?;
         let fill = granule.fill_value(&path)?;
         columns.push((granule.read_f64(&path, Some(rows.clone()))?, fill));
     }

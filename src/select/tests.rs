@@ -62,7 +62,7 @@ fn truth(lat: &[f64], per: u64, band: (f64, f64)) -> Vec<u64> {
 fn check(lat: Vec<f64>, per: u64, band: (f64, f64)) -> (Selection, u64) {
     let expected = truth(&lat, per, band);
     let mut beam = Beam { lat, per, reads: 0 };
-    let sel = candidate_chunks(&mut beam, band, &|v| v).unwrap();
+    let sel = candidate_chunks(&mut beam, band).unwrap();
     for c in &expected {
         assert!(
             sel.candidates.contains(c),
